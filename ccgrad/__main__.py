@@ -1,0 +1,5 @@
+"""`python -m ccgrad` runs the command-line interface."""
+
+from ccgrad.cli import main
+
+raise SystemExit(main())

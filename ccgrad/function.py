@@ -1,0 +1,306 @@
+"""function(): runs the pipeline (givens -> checks -> optimize -> backend) and wraps the result
+in a callable that takes and returns numpy arrays.
+
+Backends: mode="py" evaluates the optimized graph with the numpy reference evaluator.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ccgrad.graph import (
+    Constant,
+    FunctionGraph,
+    SharedVariable,
+    Variable,
+    ancestors,
+    as_variable,
+    builder,
+    clone_replace,
+    graph_inputs,
+)
+
+
+class UnusedInputError(ValueError):
+    """An input of function() is not needed to compute any output or update."""
+
+
+class MissingInputError(ValueError):
+    """An output needs a variable that is neither an input nor a shared variable."""
+
+
+class Out:
+    """Output spec: `borrow=True` lets the function reuse the output buffer between calls (the
+    returned array is then overwritten by the next call)."""
+
+    def __init__(self, variable: Variable, borrow: bool = True):
+        self.variable = as_variable(variable)
+        self.borrow = borrow
+
+
+class In:
+    """Input spec: a Variable with a name, an optional default value, and `mutable`."""
+
+    def __init__(self, variable: Variable, name: str | None = None, value=None,
+                 mutable: bool = False, borrow: bool = False):
+        self.variable = variable
+        self.name = name or variable.name
+        self.value = value
+        self.mutable = mutable
+        self.borrow = borrow
+
+
+MODES = ("py", "c", "debug")
+DEFAULT_MODE = "py"
+
+
+class FunctionMaker:
+    """What function() built: `fgraph` is the optimized graph (`env` is Theano's older name)."""
+
+    def __init__(self, fgraph: FunctionGraph, original: FunctionGraph, mode: str,
+                 n_outputs: int, updates: list[tuple[SharedVariable, Variable]]):
+        self.fgraph = fgraph
+        self.original_fgraph = original
+        self.mode = mode
+        self.n_outputs = n_outputs
+        self.updates = updates
+
+    @property
+    def env(self) -> FunctionGraph:
+        return self.fgraph
+
+    @property
+    def inputs(self) -> list[Variable]:
+        return self.fgraph.inputs
+
+
+class Function:
+    """A compiled function: f(*values) -> array or list of arrays."""
+
+    def __init__(self, maker: FunctionMaker, inputs: list[Variable], shared: list[SharedVariable],
+                 run, single: bool, name: str | None, allow_input_downcast: bool | None):
+        self.maker = maker
+        self.name = name
+        self.trust_input = False
+        self._inputs = inputs
+        self._shared = shared
+        self._run = run
+        self._single = single
+        self._downcast = allow_input_downcast
+        self._names = [v.name or f"input {i}" for i, v in enumerate(inputs)]
+        self._lock = threading.Lock() if maker.updates else None
+
+    def __call__(self, *args, **kwargs) -> Any:
+        if kwargs:
+            args = self._bind_kwargs(args, kwargs)
+        if len(args) != len(self._inputs):
+            raise TypeError(
+                f"{self._label()} takes {len(self._inputs)} argument(s) "
+                f"({', '.join(self._names)}), got {len(args)}"
+            )
+        if self.trust_input:
+            values = list(args)
+        else:
+            values = [v.type.filter(a, name=n, allow_downcast=self._downcast)
+                      for v, a, n in zip(self._inputs, args, self._names)]
+        if self._lock is None:
+            return self._finish(self._run(values + [s.container[0] for s in self._shared]))
+        with self._lock:
+            results = self._run(values + [s.container[0] for s in self._shared])
+            n_up = len(self.maker.updates)
+            for (var, _), val in zip(self.maker.updates, results[len(results) - n_up:]):
+                var.container[0] = val
+            return self._finish(results[: len(results) - n_up])
+
+    def _finish(self, outs: list[np.ndarray]):
+        outs = outs[: self.maker.n_outputs]
+        if self._single:
+            return outs[0]
+        return outs
+
+    def _bind_kwargs(self, args: tuple, kwargs: dict) -> tuple:
+        vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
+        for k, v in kwargs.items():
+            matches = [i for i, var in enumerate(self._inputs) if var.name == k]
+            if not matches:
+                raise TypeError(f"{self._label()} has no input named {k!r}")
+            vals[matches[0]] = v
+        missing = [self._names[i] for i, v in enumerate(vals) if v is _MISSING]
+        if missing:
+            raise TypeError(f"{self._label()}: missing argument(s) {', '.join(missing)}")
+        return tuple(vals)
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "compiled function"
+
+    def __repr__(self) -> str:
+        return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode={self.maker.mode}>"
+
+
+_MISSING = object()
+
+
+def _as_output_list(outputs) -> tuple[list[Variable], bool]:
+    if outputs is None:
+        return [], False
+    if isinstance(outputs, list | tuple):
+        return [_out_var(o) for o in outputs], False
+    return [_out_var(outputs)], True
+
+
+def _out_var(o) -> Variable:
+    if isinstance(o, Out):
+        return o.variable
+    return as_variable(o)
+
+
+def _normalize_pairs(pairs, what: str) -> list[tuple[Variable, Any]]:
+    if pairs is None:
+        return []
+    if isinstance(pairs, Mapping):
+        items = list(pairs.items())
+    else:
+        items = list(pairs)
+    for p in items:
+        if not (isinstance(p, tuple | list) and len(p) == 2):
+            raise TypeError(f"{what} must be a dict or a list of (variable, value) pairs")
+    return [(a, b) for a, b in items]
+
+
+def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, updates=None,
+             givens=None, no_default_updates: bool = False, accept_inplace: bool = False,
+             name: str | None = None, rebuild_strict: bool = True,
+             allow_input_downcast: bool | None = None, profile=None,
+             on_unused_input: str | None = None, optimize: bool = True) -> Function:
+    """Compile `outputs` as a function of `inputs` (Theano's theano.function).
+
+    mode: "c" (generated C, the default once built), "py" (numpy reference), "debug" (both,
+    compared).  updates/givens: dicts or lists of pairs.  on_unused_input: 'raise' | 'warn' |
+    'ignore'.
+    """
+    mode = mode or DEFAULT_MODE
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if on_unused_input is None:
+        on_unused_input = "raise"
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError("on_unused_input must be 'raise', 'warn' or 'ignore'")
+    if not isinstance(inputs, list | tuple):
+        raise TypeError("function(): inputs must be a list of Variables")
+    in_vars: list[Variable] = []
+    for i, v in enumerate(inputs):
+        v = v.variable if isinstance(v, In) else v
+        if not isinstance(v, Variable):
+            raise TypeError(f"function(): input {i} is a {type(v).__name__}, not a Variable")
+        if isinstance(v, Constant):
+            raise TypeError(f"function(): input {i} ({v}) is a Constant; inputs must be variables")
+        if v.owner is not None:
+            raise TypeError(
+                f"function(): input {i} ({v}) is computed from other variables; inputs must be "
+                "leaves (use givens= to substitute a value for an intermediate)"
+            )
+        if any(v is w for w in in_vars):
+            raise ValueError(f"function(): input {v} appears twice")
+        in_vars.append(v)
+
+    out_vars, single = _as_output_list(outputs)
+    update_pairs = []
+    for var, expr in _normalize_pairs(updates, "updates"):
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"updates: {var} is not a shared variable")
+        expr = as_variable(expr)
+        if expr.type != var.type:
+            if expr.ndim != var.ndim:
+                raise TypeError(f"updates: {var} has type {var.type!r}, its update has {expr.type!r}")
+            if expr.dtype != var.dtype:
+                expr = builder("cast")(expr, var.dtype)
+        update_pairs.append((var, expr))
+    if len({id(v) for v, _ in update_pairs}) != len(update_pairs):
+        raise ValueError("updates: a shared variable is updated twice")
+
+    if givens:
+        given = _normalize_pairs(givens, "givens")
+        repl = {}
+        for old, new in given:
+            if not isinstance(old, Variable):
+                raise TypeError("givens: keys must be Variables")
+            new = as_variable(new)
+            if new.ndim != old.ndim:
+                raise TypeError(f"givens: {old} ({old.type!r}) replaced by {new} ({new.type!r})")
+            repl[old] = new
+        replaced = clone_replace(out_vars + [e for _, e in update_pairs], repl)
+        out_vars = replaced[: len(out_vars)]
+        update_pairs = [(v, e) for (v, _), e in zip(update_pairs, replaced[len(out_vars):])]
+
+    roots = out_vars + [e for _, e in update_pairs]
+    needed = graph_inputs(roots, stop=in_vars)
+    in_ids = {id(v) for v in in_vars}
+    shared: list[SharedVariable] = []
+    for v in needed:
+        if id(v) in in_ids:
+            continue
+        if isinstance(v, SharedVariable):
+            shared.append(v)
+            continue
+        raise MissingInputError(
+            f"function(): output needs input {v} ({v.type!r}), which is not in the inputs list "
+            f"[{', '.join(str(i) for i in in_vars)}] and is not a shared variable"
+        )
+    for v, _ in update_pairs:
+        if not any(v is s for s in shared):
+            shared.append(v)
+    used = {id(v) for v in ancestors(roots, stop=in_vars)}
+    unused = [v for v in in_vars if id(v) not in used]
+    if unused and on_unused_input != "ignore":
+        msg = (
+            f"function(): input(s) {', '.join(str(v) for v in unused)} are not used to compute "
+            "any output (pass on_unused_input='ignore' or 'warn' to allow this)"
+        )
+        if on_unused_input == "raise":
+            raise UnusedInputError(msg)
+        warnings.warn(msg, stacklevel=2)
+
+    all_inputs = in_vars + shared
+    original = FunctionGraph(all_inputs, roots)
+    fgraph = original
+    if optimize:
+        from ccgrad.rewrite import optimize as run_optimizer
+
+        fgraph = run_optimizer(original)
+    maker = FunctionMaker(fgraph, original, mode, len(out_vars), update_pairs)
+    run = _backend(mode, fgraph)
+    return Function(maker, in_vars, shared, run, single, name, allow_input_downcast)
+
+
+def _backend(mode: str, fgraph: FunctionGraph):
+    if mode == "py":
+        return _py_runner(fgraph)
+    raise NotImplementedError(f"mode {mode!r} is not available yet")
+
+
+def _py_runner(fgraph: FunctionGraph):
+    from ccgrad.evaluate import evaluate
+
+    order = fgraph.toposort()
+    inputs = fgraph.inputs
+    outputs = fgraph.outputs
+
+    def run(values: list[np.ndarray]) -> list[np.ndarray]:
+        env = dict(zip(inputs, values))
+        res = evaluate(outputs, env, order)
+        # Outputs never alias inputs or each other (Theano's guarantee).
+        out, seen = [], set()
+        in_ids = {id(v) for v in values}
+        for r in res:
+            if id(r) in seen or id(r) in in_ids or not r.flags.owndata or not r.flags.writeable:
+                r = np.array(r, copy=True)
+            seen.add(id(r))
+            out.append(r)
+        return out
+
+    return run

@@ -1,0 +1,13 @@
+"""Every op, each in one place.  Importing this package registers all builders in the graph
+registry (Variable's operators and the `T` facade reach ops through it)."""
+
+from ccgrad.ops import (  # noqa: F401
+    arrays,
+    elemwise,
+    gradops,
+    linalg,
+    nnet,
+    reduce,
+    shape,
+    subtensor,
+)

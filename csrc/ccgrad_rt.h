@@ -1,0 +1,123 @@
+/* ccgrad runtime: header-only C99 helpers pasted at the top of every generated source.
+ * Scalar math with numpy's semantics where C differs (floor division, modulo, integer
+ * powers, division by zero), and numerically stable sigmoid/softplus.  All static inline. */
+#ifndef CCGRAD_RT_H
+#define CCGRAD_RT_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <math.h>
+
+#define CCG_INLINE static inline
+
+/* ---- min / max: numpy's maximum/minimum propagate NaN ------------------------------------ */
+#define CCG_MINMAX_INT(sfx, T)                                                               \
+    CCG_INLINE T ccg_max_##sfx(T a, T b) { return a > b ? a : b; }                           \
+    CCG_INLINE T ccg_min_##sfx(T a, T b) { return a < b ? a : b; }
+CCG_MINMAX_INT(i8, int8_t)
+CCG_MINMAX_INT(i16, int16_t)
+CCG_MINMAX_INT(i32, int32_t)
+CCG_MINMAX_INT(i64, int64_t)
+CCG_MINMAX_INT(u8, uint8_t)
+CCG_MINMAX_INT(b, uint8_t)
+CCG_INLINE double ccg_max_f64(double a, double b) { return (a > b || a != a) ? a : b; }
+CCG_INLINE double ccg_min_f64(double a, double b) { return (a < b || a != a) ? a : b; }
+CCG_INLINE float ccg_max_f32(float a, float b) { return (a > b || a != a) ? a : b; }
+CCG_INLINE float ccg_min_f32(float a, float b) { return (a < b || a != a) ? a : b; }
+
+/* ---- abs / sign ---------------------------------------------------------------------------- */
+#define CCG_ABS_SIGN_INT(sfx, T)                                                             \
+    CCG_INLINE T ccg_abs_##sfx(T a) { return a < 0 ? (T)(-a) : a; }                          \
+    CCG_INLINE T ccg_sign_##sfx(T a) { return (T)((a > 0) - (a < 0)); }
+CCG_ABS_SIGN_INT(i8, int8_t)
+CCG_ABS_SIGN_INT(i16, int16_t)
+CCG_ABS_SIGN_INT(i32, int32_t)
+CCG_ABS_SIGN_INT(i64, int64_t)
+CCG_INLINE uint8_t ccg_sign_u8(uint8_t a) { return (uint8_t)(a > 0); }
+CCG_INLINE double ccg_sign_f64(double a) { return a != a ? a : (double)((a > 0) - (a < 0)); }
+CCG_INLINE float ccg_sign_f32(float a) { return a != a ? a : (float)((a > 0) - (a < 0)); }
+
+/* ---- floor division and modulo with numpy's semantics ------------------------------------ */
+/* Integers: x // 0 == 0 and x % 0 == 0 (numpy warns and returns 0); results round toward
+ * minus infinity and the remainder takes the divisor's sign.  The most negative value
+ * divided by -1 wraps, as numpy does. */
+#define CCG_DIVMOD_INT(sfx, T, TMIN)                                                         \
+    CCG_INLINE T ccg_floordiv_##sfx(T a, T b) {                                              \
+        if (b == 0) return 0;                                                                \
+        if (b == -1) return (T)(0 - (uint64_t)a);                                            \
+        T q = (T)(a / b);                                                                    \
+        if ((a % b != 0) && ((a < 0) != (b < 0))) q = (T)(q - 1);                            \
+        return q;                                                                            \
+    }                                                                                        \
+    CCG_INLINE T ccg_mod_##sfx(T a, T b) {                                                   \
+        if (b == 0 || b == -1) return 0;                                                     \
+        T r = (T)(a % b);                                                                    \
+        if (r != 0 && ((r < 0) != (b < 0))) r = (T)(r + b);                                  \
+        return r;                                                                            \
+    }
+CCG_DIVMOD_INT(i8, int8_t, INT8_MIN)
+CCG_DIVMOD_INT(i16, int16_t, INT16_MIN)
+CCG_DIVMOD_INT(i32, int32_t, INT32_MIN)
+CCG_DIVMOD_INT(i64, int64_t, INT64_MIN)
+CCG_INLINE uint8_t ccg_floordiv_u8(uint8_t a, uint8_t b) { return b ? (uint8_t)(a / b) : 0; }
+CCG_INLINE uint8_t ccg_mod_u8(uint8_t a, uint8_t b) { return b ? (uint8_t)(a % b) : 0; }
+
+/* Floats: numpy's floor_divide / remainder (npy_divmod). */
+#define CCG_DIVMOD_FLT(sfx, T, FMOD, FLOOR, COPYSIGN)                                        \
+    CCG_INLINE T ccg_mod_##sfx(T a, T b) {                                                   \
+        if (b == 0) return FMOD(a, b);                                                       \
+        T m = FMOD(a, b);                                                                    \
+        if (m != 0) { if ((b < 0) != (m < 0)) m += b; }                                      \
+        else m = COPYSIGN((T)0, b);                                                          \
+        return m;                                                                            \
+    }                                                                                        \
+    CCG_INLINE T ccg_floordiv_##sfx(T a, T b) {                                              \
+        if (b == 0) return a / b;                                                            \
+        T m = FMOD(a, b);                                                                    \
+        T div = (a - m) / b;                                                                 \
+        if (m != 0 && ((b < 0) != (m < 0))) div -= (T)1;                                     \
+        T fd;                                                                                \
+        if (div != 0) { fd = FLOOR(div); if (div - fd > (T)0.5) fd += (T)1; }                \
+        else fd = COPYSIGN((T)0, a / b);                                                     \
+        return fd;                                                                           \
+    }
+CCG_DIVMOD_FLT(f64, double, fmod, floor, copysign)
+CCG_DIVMOD_FLT(f32, float, fmodf, floorf, copysignf)
+
+/* ---- integer powers: negative exponents truncate 1/x**|e| toward zero -------------------- */
+#define CCG_IPOW(sfx, T)                                                                     \
+    CCG_INLINE T ccg_ipow_##sfx(T base, T e) {                                               \
+        if (e < 0) {                                                                         \
+            if (base == 1) return 1;                                                         \
+            if (base == (T)-1) return (T)((e % 2 == 0) ? 1 : -1);                            \
+            return 0;                                                                        \
+        }                                                                                    \
+        uint64_t r = 1, b = (uint64_t)base, n = (uint64_t)e;                                 \
+        while (n) { if (n & 1) r *= b; b *= b; n >>= 1; }                                    \
+        return (T)r;                                                                         \
+    }
+CCG_IPOW(i8, int8_t)
+CCG_IPOW(i16, int16_t)
+CCG_IPOW(i32, int32_t)
+CCG_IPOW(i64, int64_t)
+CCG_INLINE uint8_t ccg_ipow_u8(uint8_t base, uint8_t e) {
+    uint64_t r = 1, b = base, n = e;
+    while (n) { if (n & 1) r *= b; b *= b; n >>= 1; }
+    return (uint8_t)r;
+}
+
+/* ---- stable logistic functions ------------------------------------------------------------- */
+/* sigmoid(x) = 1 / (1 + exp(-x)); written so exp never overflows. */
+CCG_INLINE double ccg_sigmoid_f64(double x) {
+    double e = exp(-fabs(x));
+    return x >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+}
+CCG_INLINE float ccg_sigmoid_f32(float x) {
+    float e = expf(-fabsf(x));
+    return x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+/* softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)). */
+CCG_INLINE double ccg_softplus_f64(double x) { return (x > 0 ? x : 0.0) + log1p(exp(-fabs(x))); }
+CCG_INLINE float ccg_softplus_f32(float x) { return (x > 0 ? x : 0.0f) + log1pf(expf(-fabsf(x))); }
+
+#endif /* CCGRAD_RT_H */

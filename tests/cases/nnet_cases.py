@@ -1,0 +1,5 @@
+"""Op table cases for ccgrad/ops/nnet.py."""
+
+from tests.optable import Arg, Case  # noqa: F401
+
+CASES: list[Case] = []

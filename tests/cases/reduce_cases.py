@@ -1,0 +1,5 @@
+"""Op table cases for ccgrad/ops/reduce.py."""
+
+from tests.optable import Arg, Case  # noqa: F401
+
+CASES: list[Case] = []

@@ -1,9 +1,11 @@
-"""Build script: ships the C runtime headers in csrc/ inside the package (ccgrad/csrc)."""
+"""Build script: the dispatcher extension (csrc/ccgrad_dispatch.c) and the C runtime headers
+shipped inside the package (ccgrad/csrc) for generated code."""
 
 import os
 import shutil
 
-from setuptools import setup
+import numpy
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,4 +24,11 @@ class BuildWithCsrc(build_py):
                 shutil.copyfile(os.path.join(CSRC, name), os.path.join(target, name))
 
 
-setup(cmdclass={"build_py": BuildWithCsrc})
+dispatch = Extension(
+    "ccgrad._dispatch",
+    sources=["csrc/ccgrad_dispatch.c"],
+    include_dirs=[CSRC, numpy.get_include()],
+    extra_compile_args=["-O2", "-std=c99"],
+)
+
+setup(cmdclass={"build_py": BuildWithCsrc}, ext_modules=[dispatch])

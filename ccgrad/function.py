@@ -56,7 +56,7 @@ class In:
 
 
 MODES = ("py", "c", "debug")
-DEFAULT_MODE = "py"
+DEFAULT_MODE = "c"
 
 
 class FunctionMaker:
@@ -143,6 +143,31 @@ class Function:
 
 
 _MISSING = object()
+
+
+def _kernel_type():
+    from ccgrad._dispatch import Kernel
+
+    return Kernel
+
+
+class CFunction(_kernel_type()):
+    """A compiled function without shared state: calls go straight to the C dispatcher."""
+
+    def _call_with_keywords(self, *args, **kwargs):
+        vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
+        for k, v in kwargs.items():
+            matches = [i for i, var in enumerate(self._inputs) if var.name == k]
+            if not matches:
+                raise TypeError(f"compiled function has no input named {k!r}")
+            vals[matches[0]] = v
+        missing = [self._names[i] for i, v in enumerate(vals) if v is _MISSING]
+        if missing:
+            raise TypeError(f"compiled function: missing argument(s) {', '.join(missing)}")
+        return self(*vals)
+
+    def __repr__(self) -> str:
+        return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode=c>"
 
 
 def _as_output_list(outputs) -> tuple[list[Variable], bool]:
@@ -273,14 +298,62 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
 
         fgraph = run_optimizer(original)
     maker = FunctionMaker(fgraph, original, mode, len(out_vars), update_pairs)
-    run = _backend(mode, fgraph)
+    if mode == "c" and not shared:
+        return _c_function(maker, in_vars, single, name, allow_input_downcast)
+    run = _backend(mode, fgraph, name)
     return Function(maker, in_vars, shared, run, single, name, allow_input_downcast)
 
 
-def _backend(mode: str, fgraph: FunctionGraph):
+def _backend(mode: str, fgraph: FunctionGraph, name: str | None):
     if mode == "py":
         return _py_runner(fgraph)
-    raise NotImplementedError(f"mode {mode!r} is not available yet")
+    if mode == "c":
+        from ccgrad import backend
+
+        return backend.build(fgraph, name).runner()
+    return _debug_runner(fgraph, name)
+
+
+def _debug_runner(fgraph: FunctionGraph, name: str | None):
+    """Run the C build and the numpy reference; raise on any disagreement (Theano's DebugMode)."""
+    from ccgrad import backend
+
+    c_run = backend.build(fgraph, name).runner()
+    py_run = _py_runner(fgraph)
+
+    def run(values: list[np.ndarray]) -> list[np.ndarray]:
+        want = py_run(values)
+        got = c_run(values)
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g.shape != w.shape or g.dtype != w.dtype:
+                raise AssertionError(f"debug mode: output {i}: C gave {g.dtype}{g.shape}, "
+                                     f"reference {w.dtype}{w.shape}")
+            if w.dtype.kind == "f":
+                ok = np.allclose(g, w, rtol=1e-5 if w.dtype == np.float32 else 1e-10,
+                                 atol=1e-6 if w.dtype == np.float32 else 1e-12, equal_nan=True)
+            else:
+                ok = np.array_equal(g, w)
+            if not ok:
+                raise AssertionError(f"debug mode: output {i} differs between C and the reference:"
+                                     f"\nC:   {g}\nref: {w}")
+        return got
+
+    return run
+
+
+def _c_function(maker: FunctionMaker, in_vars: list[Variable], single: bool, name: str | None,
+                allow_input_downcast: bool | None):
+    from ccgrad import backend
+
+    compiled = backend.build(maker.fgraph, name)
+    names = backend.arg_names(in_vars)
+    f = CFunction(**compiled.kernel_args(names, allow_input_downcast, single))
+    f.maker = maker
+    f.name = name
+    f._names = names
+    f._inputs = in_vars
+    f._compiled = compiled
+    return f
 
 
 def _py_runner(fgraph: FunctionGraph):

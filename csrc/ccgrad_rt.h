@@ -6,9 +6,95 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <string.h>
 #include <math.h>
+#include <sys/mman.h>
 
 #define CCG_INLINE static inline
+
+/* ---- vector math ----------------------------------------------------------------------------
+ * Declaring libm functions with the simd attribute lets gcc call glibc's vector variants
+ * (libmvec) in vectorized loops, without -ffast-math: results stay within libmvec's documented
+ * accuracy (a few ulp) and no process-wide FPU flag changes.  CCG_MVEC is set by the build
+ * (1: glibc >= 2.22, 2: glibc >= 2.35) and is part of the cache key. */
+#if defined(CCG_MVEC) && CCG_MVEC >= 1 && defined(__x86_64__)
+#define CCG_SIMD1(f) __attribute__((simd("notinbranch"))) extern double f(double); \
+                     __attribute__((simd("notinbranch"))) extern float f##f(float);
+#define CCG_SIMD2(f) __attribute__((simd("notinbranch"))) extern double f(double, double); \
+                     __attribute__((simd("notinbranch"))) extern float f##f(float, float);
+CCG_SIMD1(exp) CCG_SIMD1(log) CCG_SIMD1(sin) CCG_SIMD1(cos) CCG_SIMD2(pow)
+#if CCG_MVEC >= 2
+CCG_SIMD1(acos) CCG_SIMD1(acosh) CCG_SIMD1(asin) CCG_SIMD1(asinh) CCG_SIMD1(atan) CCG_SIMD1(atanh)
+CCG_SIMD1(cosh) CCG_SIMD1(erf) CCG_SIMD1(erfc) CCG_SIMD1(exp2) CCG_SIMD1(expm1) CCG_SIMD1(log10)
+CCG_SIMD1(log1p) CCG_SIMD1(log2) CCG_SIMD1(sinh) CCG_SIMD1(tan) CCG_SIMD1(tanh) CCG_SIMD2(atan2)
+#endif
+#endif
+#define CCG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define CCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- memory ---------------------------------------------------------------------------------
+ * 64-byte aligned blocks freed with free().  Blocks of 4 MiB and more ask for transparent huge
+ * pages, as numpy does, so large fresh outputs do not pay one page fault per 4 KiB. */
+CCG_INLINE void *ccg_alloc(int64_t nbytes) {
+    void *p = NULL;
+    size_t n = nbytes > 0 ? (size_t)nbytes : 1;
+    if (n >= ((size_t)4 << 20)) {
+        size_t huge = (size_t)2 << 20;
+        n = (n + huge - 1) & ~(huge - 1);
+        if (posix_memalign(&p, huge, n) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+        madvise(p, n, MADV_HUGEPAGE);
+#endif
+        return p;
+    }
+    n = (n + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, n) != 0) return NULL;
+    return p;
+}
+
+/* Make *p hold at least nbytes (contents are not kept).  Returns 0 on failure. */
+CCG_INLINE int ccg_ensure(char **p, int64_t *cap, int64_t nbytes) {
+    if (*p != NULL && *cap >= nbytes) return 1;
+    free(*p);
+    *p = (char *)ccg_alloc(nbytes);
+    *cap = *p ? nbytes : 0;
+    return *p != NULL;
+}
+
+/* size in bytes of a C-contiguous block, or -1 on overflow */
+CCG_INLINE int64_t ccg_nbytes(const int64_t *shape, int ndim, int64_t itemsize) {
+    int64_t n = itemsize;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return -1;
+        if (shape[i] != 0 && n > INT64_MAX / shape[i]) return -1;
+        n *= shape[i];
+    }
+    return n;
+}
+
+/* ---- errors --------------------------------------------------------------------------------
+ * Generated code records an error with its code, the argument and axis involved, the expected
+ * and actual lengths, and a printf-formatted message; then it frees what it holds and returns. */
+#ifndef CCGRAD_ABI_H
+typedef struct { int code; int arg; int axis; int64_t expected; int64_t got; char msg[512]; } ccg_err;
+#endif
+static void ccg_fail(ccg_err *err, int code, int arg, int axis, int64_t expected, int64_t got,
+                     const char *fmt, ...) __attribute__((format(printf, 7, 8), cold, unused));
+static void ccg_fail(ccg_err *err, int code, int arg, int axis, int64_t expected, int64_t got,
+                     const char *fmt, ...) {
+    va_list ap;
+    err->code = code;
+    err->arg = arg;
+    err->axis = axis;
+    err->expected = expected;
+    err->got = got;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+}
 
 /* ---- min / max: numpy's maximum/minimum propagate NaN ------------------------------------ */
 #define CCG_MINMAX_INT(sfx, T)                                                               \

@@ -1,0 +1,89 @@
+"""Lowering: an optimized FunctionGraph -> one self-contained C source (CProgram).
+
+The source pastes the runtime header and the ABI declarations, then defines `ccg_run`, so it
+compiles alone and its hash covers everything the module will do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+
+import numpy as np
+
+from ccgrad import _paths
+from ccgrad.graph import FunctionGraph
+from ccgrad.lower.cnodes import Block, Function, Line, render
+from ccgrad.lower.emit import Emitter, LoweringError
+
+__all__ = ["CProgram", "LoweringError", "lower", "runtime_text", "abi_cdef"]
+
+
+@dataclasses.dataclass
+class CProgram:
+    """What lowering produces: the complete C source and the facts the caller needs."""
+
+    source: str
+    inputs: list[tuple[str, int]]  # (dtype, ndim) of each explicit input, then hidden ones
+    outputs: list[tuple[str, int]]
+    hidden: list[np.ndarray]  # large constants appended to the inputs at call time
+    features: tuple[str, ...] = ()  # e.g. ("blas",): what the build must link
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()
+
+
+_RUNTIME: str | None = None
+_CDEF: str | None = None
+
+
+def runtime_text() -> str:
+    """ccgrad_rt.h + the ABI declarations, as pasted at the top of every source."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        rt = _paths.read_csrc("ccgrad_rt.h")
+        abi = _paths.read_csrc("ccgrad_abi.h")
+        _RUNTIME = "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n" + abi + "\n" + rt + "\n"
+    return _RUNTIME
+
+
+def abi_cdef() -> str:
+    """The declarations cffi needs (the CDEF section of ccgrad_abi.h)."""
+    global _CDEF
+    if _CDEF is None:
+        abi = _paths.read_csrc("ccgrad_abi.h")
+        start = abi.index("/* CDEF-BEGIN */") + len("/* CDEF-BEGIN */")
+        _CDEF = abi[start:abi.index("/* CDEF-END */")].strip() + "\n"
+    return _CDEF
+
+
+def lower(fgraph: FunctionGraph) -> CProgram:
+    """Generate the C source computing `fgraph`'s outputs from its inputs."""
+    ctx = Emitter(fgraph)
+    ctx.unpack_inputs()
+    ctx.emit_nodes()
+    ctx.emit_outputs()
+    n_out = len(fgraph.outputs)
+    body = Block()
+    body.add(f"unsigned char out_owned[{max(1, n_out)}] = {{0}};")
+    body.add("(void)out_owned;")
+    body.body.extend(ctx.decls.body)
+    body.body.extend(ctx.body.body)
+    for s in ctx.slots:
+        body.add(f"free({s});")
+    body.add("return 0;")
+    body.add(Line("fail:"))
+    for s in ctx.slots:
+        body.add(f"free({s});")
+    body.add(f"for (int j = 0; j < {n_out}; j++) {{")
+    body.add("    if (out_owned[j]) { free(outputs[j].data); outputs[j].data = NULL; }")
+    body.add("}")
+    body.add("return err->code;")
+    fn = Function("int ccg_run(const ccg_in *inputs, ccg_out *outputs, ccg_err *err)", body)
+    defs = [Line(text) for _, text in sorted(ctx._extra_defs.items())]
+    free_fn = Line("void ccg_free(void *p) { free(p); }")
+    source = runtime_text() + "\n/* ---- generated kernel ---- */\n" + render([*defs, free_fn, fn])
+    inputs = [(v.dtype, v.ndim) for v in fgraph.inputs] + [(h.dtype.name, h.ndim) for h in ctx.hidden]
+    outputs = [(v.dtype, v.ndim) for v in fgraph.outputs]
+    return CProgram(source, inputs, outputs, list(ctx.hidden), tuple(sorted(ctx.features)))

@@ -1,0 +1,163 @@
+"""Loop nests for elementwise work: one nest per Elemwise/Fused node, with a flat contiguous
+fast path gcc vectorizes (restrict pointers, unit stride) and a strided general path that
+also covers broadcasting (zero strides) and negative strides.  Also strided copies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ccgrad import dtypes
+from ccgrad.lower.values import CVal
+
+# A body builder gets one C expression per input element and returns (statements, one
+# expression per output).
+BodyFn = Callable[[list[str]], tuple[list[str], list[str]]]
+
+
+def broadcast_shape(ctx, op_name: str, ins: list[CVal], patterns: list[tuple[int | None, ...]],
+                    ndim: int) -> list[str]:
+    """Output axis lengths of an elementwise op; emits run-time checks where inputs disagree.
+
+    patterns: each input's static shape (1 marks a broadcastable axis).
+    """
+    shape = []
+    for a in range(ndim):
+        exprs = [(i, v.shape[a]) for i, (v, p) in enumerate(zip(ins, patterns)) if p[a] != 1]
+        if not exprs:
+            shape.append("1")
+            continue
+        first_i, first = exprs[0]
+        for i, e in exprs[1:]:
+            if e != first:
+                where_a = ctx.dim_name(first) or f"input {first_i}"
+                where_b = ctx.dim_name(e) or f"input {i}"
+                ctx.check(f"{e} == {first}", 1,
+                          f"{op_name}: shape mismatch on axis {a}: {where_a} has length %lld but "
+                          f"{where_b} has length %lld", first, e, axis=a, expected=first, got=e)
+        shape.append(first)
+    return shape
+
+
+def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tuple[int | None, ...]],
+                     body: BodyFn) -> None:
+    """Fill the C-contiguous `outs` (all of one shape) from `ins` through `body`."""
+    out0 = outs[0]
+    ndim = out0.ndim
+    if ndim == 0:
+        stmts, exprs = body([v.value() for v in ins])
+        for s in stmts:
+            ctx.line(s)
+        for o, e in zip(outs, exprs):
+            if o.scalar is not None:
+                ctx.line(f"{o.scalar} = {e};")
+            else:
+                ctx.line(f"{o.ptr}[0] = {e};")
+        return
+    with ctx.block():
+        # Inputs that are one value broadcast everywhere are read once, before the loop.
+        loads: list[str | None] = [None] * len(ins)
+        full, partial = [], []
+        out_one = [all(p[a] == 1 for p in patterns) for a in range(ndim)]
+        for i, (v, p) in enumerate(zip(ins, patterns)):
+            if v.scalar is not None or all(s == 1 for s in p):
+                h = ctx.name("c")
+                ctx.line(f"const {v.ctype} {h} = {v.at(['0'] * v.ndim)};")
+                loads[i] = h
+            elif any(p[a] == 1 and not out_one[a] for a in range(ndim)):
+                partial.append(i)
+            else:
+                full.append(i)
+        n = ctx.name("n")
+        ctx.line(f"const int64_t {n} = {out0.size()};")
+        cond = " && ".join(ins[i].runtime_contiguous() for i in full if ins[i].runtime_contiguous() != "1")
+        if partial:
+            _strided(ctx, outs, ins, loads, body, ndim)
+            return
+        if not cond:
+            _flat(ctx, outs, ins, loads, full, body, n)
+            return
+        with ctx.if_(cond) as branch:
+            _flat(ctx, outs, ins, loads, full, body, n)
+        with ctx.else_(branch):
+            _strided(ctx, outs, ins, loads, body, ndim)
+
+
+def _flat(ctx, outs, ins, loads, full, body, n) -> None:
+    """One flat loop over contiguous operands: the vectorizable fast path."""
+    ptrs = {}
+    out_bases = {o.base for o in outs}
+    for i in full:
+        v = ins[i]
+        p = ctx.name("p")
+        # restrict only where no output shares the buffer (in-place writes alias their input)
+        qual = "" if v.base in out_bases else "restrict "
+        ctx.line(f"const {v.ctype} *{qual}{p} = {v.ptr};")
+        ptrs[i] = p
+    optrs = []
+    for o in outs:
+        p = ctx.name("q")
+        aliased = any(ins[i].base == o.base for i in full)
+        qual = "" if aliased else "restrict "
+        ctx.line(f"{o.ctype} *{qual}{p} = {o.ptr};")
+        optrs.append(p)
+    idx = ctx.name("i")
+    with ctx.loop(idx, n):
+        elems = [loads[i] if loads[i] is not None else f"{ptrs[i]}[{idx}]" for i in range(len(ins))]
+        stmts, exprs = body(elems)
+        for s in stmts:
+            ctx.line(s)
+        for p, e in zip(optrs, exprs):
+            ctx.line(f"{p}[{idx}] = {e};")
+
+
+def _strided(ctx, outs, ins, loads, body, ndim) -> None:
+    """Nested loops with per-operand strides (broadcast axes have stride 0)."""
+    k = ctx.name("k")
+    ctx.line(f"int64_t {k} = 0;")
+    idx = [ctx.name("i") for _ in range(ndim)]
+    shape = outs[0].shape
+    stack = []
+    for a in range(ndim):
+        cm = ctx.loop(idx[a], shape[a])
+        cm.__enter__()
+        stack.append(cm)
+    elems = [loads[i] if loads[i] is not None else ins[i].at(idx) for i in range(len(ins))]
+    stmts, exprs = body(elems)
+    for s in stmts:
+        ctx.line(s)
+    for o, e in zip(outs, exprs):
+        ctx.line(f"{o.ptr}[{k}] = {e};")
+    ctx.line(f"{k}++;")
+    for cm in reversed(stack):
+        cm.__exit__(None, None, None)
+
+
+def emit_copy(ctx, dst: CVal, src: CVal) -> None:
+    """dst (C-contiguous) = src (any layout, same shape and dtype)."""
+    pattern = tuple(None for _ in range(src.ndim))
+    emit_elementwise(ctx, [dst], [src], [pattern], lambda e: ([], [e[0]]))
+
+
+def emit_elemwise_node(ctx, node, ins: list[CVal]) -> list[CVal]:
+    """C for an Elemwise node: its scalar op's C expression in a loop nest."""
+    sop = node.op.scalar_op
+    out_var = node.outputs[0]
+    in_dtypes = [v.dtype for v in node.inputs]
+    patterns = [v.type.shape for v in node.inputs]
+    if out_var.ndim == 0:
+        expr = sop.c([v.value() for v in ins], in_dtypes, out_var.dtype)
+        return [ctx.scalar(node, 0, init=expr)]
+    shape = broadcast_shape(ctx, f"Elemwise{{{sop}}}", ins, patterns, out_var.ndim)
+    reuse = [(v, val) for v, val, p in zip(node.inputs, ins, patterns)
+             if all(s != 1 or o == 1 for s, o in zip(p, out_var.type.shape)) and val.scalar is None]
+    out = ctx.alloc(node, 0, shape, reuse=reuse)
+
+    def body(elems: list[str]):
+        return [], [sop.c(elems, in_dtypes, out_var.dtype)]
+
+    emit_elementwise(ctx, [out], ins, patterns, body)
+    return [out]
+
+
+def c_zero(dtype: str) -> str:
+    return dtypes.c_literal(0, dtype)

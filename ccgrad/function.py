@@ -56,7 +56,7 @@ class In:
 
 
 MODES = ("py", "c", "debug")
-DEFAULT_MODE = "c"
+DEFAULT_MODE = "py"  # becomes "c" once every op has a C emission
 
 
 class FunctionMaker:

@@ -57,26 +57,25 @@ def numpy_typenum(dtype: str) -> int:
 
 
 class CompiledKernel:
-    """What building a FunctionGraph gives: the loaded module and the Kernel constructor args."""
+    """A loaded module plus its signature: everything needed to make Kernels for a graph."""
 
-    def __init__(self, fgraph: FunctionGraph, program, loaded):
-        self.fgraph = fgraph
-        self.program = program
+    def __init__(self, inputs: Sequence[Variable], signature: dict, hidden: list[np.ndarray], loaded):
+        self.inputs = list(inputs)
+        self.signature = signature  # {"inputs": [[dtype, ndim]...], "outputs": [...]}
+        self.hidden = hidden
         self.loaded = loaded
 
-    def kernel_args(self, names: list[str], allow_downcast: bool | None, single: bool,
-                    n_args: int | None = None) -> dict:
-        prog = self.program
-        n_explicit = len(self.fgraph.inputs)
+    def kernel_args(self, names: list[str], allow_downcast: bool | None, single: bool) -> dict:
+        sig = self.signature
         return dict(
             address=self.loaded.address,
-            in_types=[numpy_typenum(d) for d, _ in prog.inputs],
-            in_ndims=[n for _, n in prog.inputs],
-            out_types=[numpy_typenum(d) for d, _ in prog.outputs],
-            out_ndims=[n for _, n in prog.outputs],
-            n_args=n_explicit if n_args is None else n_args,
-            extra=tuple(np.ascontiguousarray(h) for h in prog.hidden),
-            convert=make_converter(self.fgraph.inputs, names, allow_downcast),
+            in_types=[numpy_typenum(d) for d, _ in sig["inputs"]],
+            in_ndims=[n for _, n in sig["inputs"]],
+            out_types=[numpy_typenum(d) for d, _ in sig["outputs"]],
+            out_ndims=[n for _, n in sig["outputs"]],
+            n_args=len(self.inputs),
+            extra=tuple(np.ascontiguousarray(h) for h in self.hidden),
+            convert=make_converter(self.inputs, names, allow_downcast),
             on_error=make_error_handler(names),
             keep=self.loaded.module,
             single=single,
@@ -87,16 +86,56 @@ class CompiledKernel:
         """run(values) -> outputs for Python wrappers (values already converted)."""
         from ccgrad._dispatch import Kernel
 
-        names = arg_names(self.fgraph.inputs)
+        names = arg_names(self.inputs)
         k = Kernel(**self.kernel_args(names, None, False))
         return k.run
 
 
-def build(fgraph: FunctionGraph, name: str | None = None) -> CompiledKernel:
-    """Lower and build (or load from the cache) the module computing `fgraph`."""
+_MEMO: dict[str, CompiledKernel] = {}
+
+
+def graph_fingerprint(original: FunctionGraph) -> str:
+    """Identity of an unoptimized graph for this ccgrad and toolchain (the warm-start key)."""
+    import ccgrad
+    from ccgrad import cache
+    from ccgrad.graph import fingerprint
+
+    return fingerprint(original, extra=f"c|{ccgrad.__version__}|{cache.toolchain_digest()}")
+
+
+def lookup(original: FunctionGraph) -> tuple[str, CompiledKernel | None]:
+    """(fingerprint, the kernel already built for this unoptimized graph or None): a hit skips
+    optimizing, lowering and compiling."""
+    from ccgrad import cache
+
+    fp = graph_fingerprint(original)
+    hit = _MEMO.get(fp)
+    if hit is not None:
+        return fp, CompiledKernel(original.inputs, hit.signature, hit.hidden, hit.loaded)
+    got = cache.index_get(fp)
+    if got is None:
+        return fp, None
+    rec, hidden = got
+    loaded = cache.load_key(rec["key"])
+    if loaded is None:
+        return fp, None
+    ck = CompiledKernel(original.inputs, rec, hidden, loaded)
+    _MEMO[fp] = ck
+    return fp, ck
+
+
+def build(fgraph: FunctionGraph, name: str | None = None, fp: str | None = None) -> CompiledKernel:
+    """Lower and build (or load from the cache) the module computing `fgraph`; with `fp`, also
+    remember it under the unoptimized graph's fingerprint."""
     from ccgrad import cache
     from ccgrad.lower import lower
 
     program = lower(fgraph)
     loaded = cache.get_or_build(program.source, program.features, name=name)
-    return CompiledKernel(fgraph, program, loaded)
+    sig = {"inputs": [list(t) for t in program.inputs], "outputs": [list(t) for t in program.outputs],
+           "key": loaded.key}
+    ck = CompiledKernel(fgraph.inputs, sig, list(program.hidden), loaded)
+    if fp is not None:
+        _MEMO[fp] = ck
+        cache.index_put(fp, sig, list(program.hidden))
+    return ck

@@ -543,3 +543,55 @@ def _fsync_dir(d: str) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# the warm-start index: unoptimized-graph fingerprint -> key
+
+
+def _index_path(r: str, fp: str) -> str:
+    return os.path.join(r, "index", fp[:2], fp + ".json")
+
+
+def index_get(fp: str) -> tuple[dict, list] | None:
+    """(record, hidden arrays) stored for a graph fingerprint, or None."""
+    r = root()
+    if r is None:
+        return None
+    path = _index_path(r, fp)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            rec = json.load(fh)
+        if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
+            return None
+        import numpy as np
+
+        hidden = []
+        for k in range(int(rec.get("n_hidden", 0))):
+            hidden.append(np.load(f"{path[:-5]}.{k}.npy", allow_pickle=False))
+        return rec, hidden
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def index_put(fp: str, record: dict, hidden: list) -> None:
+    """Remember which key a graph fingerprint compiled to (best effort)."""
+    r = root()
+    if r is None:
+        return
+    path = _index_path(r, fp)
+    try:
+        import numpy as np
+
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        for k, arr in enumerate(hidden):
+            tmp = f"{path[:-5]}.{k}.{os.getpid()}.tmp.npy"
+            np.save(tmp, arr, allow_pickle=False)
+            os.replace(tmp, f"{path[:-5]}.{k}.npy")
+        _atomic_write(path, json.dumps(dict(record, n_hidden=len(hidden)), sort_keys=True))
+    except OSError:
+        pass
+
+
+def toolchain_digest() -> str:
+    return make_key(toolchain_parts())

@@ -60,15 +60,30 @@ DEFAULT_MODE = "py"  # becomes "c" once every op has a C emission
 
 
 class FunctionMaker:
-    """What function() built: `fgraph` is the optimized graph (`env` is Theano's older name)."""
+    """What function() built: `fgraph` is the optimized graph (`env` is Theano's older name).
 
-    def __init__(self, fgraph: FunctionGraph, original: FunctionGraph, mode: str,
-                 n_outputs: int, updates: list[tuple[SharedVariable, Variable]]):
-        self.fgraph = fgraph
+    A warm start from the cache skips optimization; `fgraph` then optimizes on first access.
+    """
+
+    def __init__(self, fgraph: FunctionGraph | None, original: FunctionGraph, mode: str,
+                 n_outputs: int, updates: list[tuple[SharedVariable, Variable]], optimize: bool = True):
+        self._fgraph = fgraph
         self.original_fgraph = original
         self.mode = mode
         self.n_outputs = n_outputs
         self.updates = updates
+        self._optimize = optimize
+
+    @property
+    def fgraph(self) -> FunctionGraph:
+        if self._fgraph is None:
+            if self._optimize:
+                from ccgrad.rewrite import optimize as run_optimizer
+
+                self._fgraph = run_optimizer(self.original_fgraph)
+            else:
+                self._fgraph = self.original_fgraph
+        return self._fgraph
 
     @property
     def env(self) -> FunctionGraph:
@@ -292,16 +307,26 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
 
     all_inputs = in_vars + shared
     original = FunctionGraph(all_inputs, roots)
-    fgraph = original
-    if optimize:
-        from ccgrad.rewrite import optimize as run_optimizer
-
-        fgraph = run_optimizer(original)
-    maker = FunctionMaker(fgraph, original, mode, len(out_vars), update_pairs)
-    if mode == "c" and not shared:
-        return _c_function(maker, in_vars, single, name, allow_input_downcast)
-    run = _backend(mode, fgraph, name)
+    maker = FunctionMaker(None, original, mode, len(out_vars), update_pairs, optimize)
+    if mode == "c":
+        compiled = _compiled(maker, name)
+        if not shared:
+            return _c_function(compiled, maker, in_vars, single, name, allow_input_downcast)
+        run = compiled.runner()
+    else:
+        run = _backend(mode, maker.fgraph, name)
     return Function(maker, in_vars, shared, run, single, name, allow_input_downcast)
+
+
+def _compiled(maker: FunctionMaker, name: str | None):
+    """The C build for maker's graph: found by the unoptimized graph's fingerprint (no
+    optimizing or lowering), else optimized, lowered, built and remembered."""
+    from ccgrad import backend
+
+    fp, hit = backend.lookup(maker.original_fgraph) if maker._optimize else (None, None)
+    if hit is not None:
+        return hit
+    return backend.build(maker.fgraph, name, fp)
 
 
 def _backend(mode: str, fgraph: FunctionGraph, name: str | None):
@@ -341,11 +366,10 @@ def _debug_runner(fgraph: FunctionGraph, name: str | None):
     return run
 
 
-def _c_function(maker: FunctionMaker, in_vars: list[Variable], single: bool, name: str | None,
+def _c_function(compiled, maker: FunctionMaker, in_vars: list[Variable], single: bool, name: str | None,
                 allow_input_downcast: bool | None):
     from ccgrad import backend
 
-    compiled = backend.build(maker.fgraph, name)
     names = backend.arg_names(in_vars)
     f = CFunction(**compiled.kernel_args(names, allow_input_downcast, single))
     f.maker = maker

@@ -9,12 +9,15 @@ from ccgrad.lower.values import CVal
 
 def emit_node(ctx, node: Apply, ins: list[CVal]) -> list[CVal]:
     from ccgrad.lower.emit import LoweringError
-    from ccgrad.lower.loops import emit_elemwise_node
+    from ccgrad.lower.loops import emit_elemwise_node, emit_fused_node
     from ccgrad.ops.elemwise import Elemwise
+    from ccgrad.ops.fused import Fused
 
     op = node.op
     if isinstance(op, Elemwise):
         return emit_elemwise_node(ctx, node, ins)
+    if isinstance(op, Fused):
+        return emit_fused_node(ctx, node, ins)
     c_code = getattr(op, "c_code", None)
     if c_code is None:
         from ccgrad.lower.pending import PENDING

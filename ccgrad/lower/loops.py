@@ -161,3 +161,86 @@ def emit_elemwise_node(ctx, node, ins: list[CVal]) -> list[CVal]:
 
 def c_zero(dtype: str) -> str:
     return dtypes.c_literal(0, dtype)
+
+
+def fused_body(ctx, op, node, in_dtypes: list[str]):
+    """A body builder evaluating a Fused program on one element: one C temporary per step, so
+    values used twice (e.g. a sigmoid) are computed once."""
+    from ccgrad import dtypes as _dt
+
+    def body(elems: list[str]):
+        stmts, vals = [], []
+        for sop, args, out_dt in op.steps:
+            exprs, dts = [], []
+            for a in args:
+                if a[0] == "in":
+                    exprs.append(elems[a[1]])
+                    dts.append(in_dtypes[a[1]])
+                elif a[0] == "step":
+                    exprs.append(vals[a[1]])
+                    dts.append(op.steps[a[1]][2])
+                else:
+                    exprs.append(_dt.c_literal(a[2], a[1]))
+                    dts.append(a[1])
+            t = ctx.name("t")
+            stmts.append(f"const {_dt.c_type(out_dt)} {t} = {sop.c(exprs, dts, out_dt)};")
+            vals.append(t)
+        return stmts, [vals[-1]]
+
+    return body
+
+
+def emit_fused_node(ctx, node, ins: list[CVal]) -> list[CVal]:
+    """C for a Fused node: one loop nest evaluating the whole program per element, ending in a
+    reduction when the region has one."""
+    op = node.op
+    in_dtypes = [v.dtype for v in node.inputs]
+    patterns = [v.type.shape for v in node.inputs]
+    ndim = node.inputs[0].ndim
+    body = fused_body(ctx, op, node, in_dtypes)
+    out_var = node.outputs[0]
+    if op.reduce is None:
+        if ndim == 0:
+            stmts, exprs = body([v.value() for v in ins])
+            for s in stmts:
+                ctx.line(s)
+            return [ctx.scalar(node, 0, init=exprs[0])]
+        shape = broadcast_shape(ctx, str(op), ins, patterns, ndim)
+        reuse = [(v, val) for v, val, p in zip(node.inputs, ins, patterns)
+                 if all(s != 1 or o == 1 for s, o in zip(p, out_var.type.shape)) and val.scalar is None]
+        out = ctx.alloc(node, 0, shape, reuse=reuse)
+        emit_elementwise(ctx, [out], ins, patterns, body)
+        return [out]
+    from ccgrad.lower.reductions import emit_reduction
+
+    kind, axes = op.reduce
+    space = broadcast_shape(ctx, str(op), ins, patterns, ndim) if ndim else []
+    # Hoist broadcast-everywhere inputs; decide whether a flat contiguous walk is possible.
+    loads: list[str | None] = [None] * len(ins)
+    full, partial = [], []
+    out_one = [all(p[a] == 1 for p in patterns) for a in range(ndim)]
+    for i, (v, p) in enumerate(zip(ins, patterns)):
+        if v.scalar is not None or all(s == 1 for s in p):
+            h = ctx.name("c")
+            ctx.line(f"const {v.ctype} {h} = {v.at(['0'] * v.ndim)};")
+            loads[i] = h
+        elif any(p[a] == 1 and not out_one[a] for a in range(ndim)):
+            partial.append(i)
+        else:
+            full.append(i)
+
+    def element(idx):
+        elems = [loads[i] if loads[i] is not None else ins[i].at(idx) for i in range(len(ins))]
+        stmts, exprs = body(elems)
+        return stmts, exprs[0]
+
+    flat_ok, flat = "0", None
+    if not partial and len(axes) == ndim and ndim > 0:
+        flat_ok = " && ".join(ins[i].runtime_contiguous() for i in full) or "1"
+
+        def flat(i):
+            elems = [loads[k] if loads[k] is not None else f"{ins[k].ptr}[{i}]" for k in range(len(ins))]
+            stmts, exprs = body(elems)
+            return stmts, exprs[0]
+
+    return [emit_reduction(ctx, node, 0, space, tuple(axes), kind, element, op.value_dtype, flat_ok, flat)]

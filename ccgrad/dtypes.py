@@ -33,6 +33,8 @@ _ALIASES = {
 
 def canonical(dtype) -> str:
     """Return the canonical name of a supported dtype, or raise TypeError naming it."""
+    if isinstance(dtype, str) and dtype in C_TYPES:
+        return dtype
     if isinstance(dtype, str) and dtype == "floatX":
         from ccgrad.options import config
 

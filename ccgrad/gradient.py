@@ -1,5 +1,5 @@
 """Differentiation as graph-to-graph transforms: grad (reverse mode), Lop, Rop (forward mode),
-hessian_vector_product, verify_grad.
+hessian_vector_product, and verify_grad (the finite-difference check).
 
 Each op's vjp/jvp rule lives with the op; this module only walks the graph, sums cotangents and
 brings each one back to its variable's type (summing broadcast axes, casting the dtype), so no
@@ -26,6 +26,10 @@ from ccgrad.graph import (
 )
 from ccgrad.options import config
 
+__all__ = ["DisconnectedInputError", "DisconnectedType", "GradientError", "Lop", "NullTypeGradError",
+           "Rop", "consider_constant", "disconnected_grad", "forward", "grad", "hessian_vector_product",
+           "match_type", "numeric_grad", "verify_grad", "zero_grad"]
+
 
 class DisconnectedInputError(ValueError):
     """The cost does not depend (differentiably) on a variable grad was asked about."""
@@ -36,31 +40,53 @@ class NullTypeGradError(TypeError):
 
 
 class GradientError(Exception):
-    """verify_grad found analytic and numeric gradients that disagree."""
+    """verify_grad found analytic and numeric gradients that disagree.
 
-    def __init__(self, arg: int, err_pos: int, shape, val1: float, val2: float,
-                 abs_err: float, rel_err: float, abs_tol: float, rel_tol: float):
+    `arg` is the input index, `err_pos` the flat position of the worst element, `abs_err` and
+    `rel_err` the errors there (Theano's fields); `max_abs_err`/`max_rel_err` are the largest
+    errors over that input.
+    """
+
+    def __init__(self, arg: int, err_pos: int, abs_err: float, rel_err: float, abs_tol: float,
+                 rel_tol: float, *, shape: tuple | None = None, analytic: float | None = None,
+                 numeric: float | None = None, max_abs_err: float | None = None,
+                 max_rel_err: float | None = None):
         super().__init__()
         self.arg, self.err_pos, self.shape = arg, err_pos, shape
-        self.val1, self.val2 = val1, val2
         self.abs_err, self.rel_err = abs_err, rel_err
         self.abs_tol, self.rel_tol = abs_tol, rel_tol
+        self.analytic, self.numeric = analytic, numeric
+        self.max_abs_err = abs_err if max_abs_err is None else max_abs_err
+        self.max_rel_err = rel_err if max_rel_err is None else max_rel_err
 
     def __str__(self) -> str:
+        where = f"input {self.arg}" + (f" (shape {self.shape})" if self.shape is not None else "")
+        vals = ""
+        if self.analytic is not None:
+            vals = f": analytic {self.analytic!r}, numeric {self.numeric!r}"
         return (
-            f"gradient mismatch for input {self.arg} (shape {self.shape}) at flat position "
-            f"{self.err_pos}: analytic {self.val1!r}, numeric {self.val2!r}; "
-            f"max abs error {self.abs_err:.3g} (tol {self.abs_tol:.3g}), "
-            f"max rel error {self.rel_err:.3g} (tol {self.rel_tol:.3g})"
+            f"GradientError: numeric and analytic gradients disagree for {where} at flat position "
+            f"{self.err_pos}{vals}; abs. error {self.abs_err:.4g} (tolerance {self.abs_tol:.3g}), "
+            f"rel. error {self.rel_err:.4g} (tolerance {self.rel_tol:.3g}); max over the input: "
+            f"abs. error {self.max_abs_err:.4g}, rel. error {self.max_rel_err:.4g}"
         )
 
 
 class DisconnectedType:
-    """Returned for disconnected inputs when return_disconnected='disconnected'."""
+    """What grad returns for a disconnected input with return_disconnected='Disconnected'.
+
+    `g.type` is the object itself, so Theano's `isinstance(g.type, DisconnectedType)` works.
+    """
+
+    @property
+    def type(self) -> DisconnectedType:
+        return self
 
     def __repr__(self) -> str:
         return "DisconnectedType()"
 
+
+_DISCONNECTED = object()  # internal marker: no differentiable path from the cost
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -73,7 +99,10 @@ def _as_list(x, what: str) -> tuple[list, str]:
     if isinstance(x, tuple):
         return list(x), "tuple"
     if isinstance(x, set | frozenset | dict):
-        raise TypeError(f"{what} must be a Variable, a list or a tuple, not a {type(x).__name__}")
+        raise TypeError(
+            f"{what} must be a Variable, a list or a tuple, not a {type(x).__name__} (sets have no "
+            "order, so results could not be returned in a matching order)"
+        )
     return [x], "single"
 
 
@@ -95,10 +124,8 @@ def match_type(var: Variable, g: Variable) -> Variable:
     """Bring a cotangent/tangent `g` to `var`'s type: sum axes where var is broadcastable but g
     is not, cast to var's float dtype."""
     if g.ndim != var.ndim:
-        raise TypeError(f"gradient of ndim {g.ndim} for variable {var} of ndim {var.ndim}")
-    axes = tuple(
-        i for i, (a, b) in enumerate(zip(var.type.shape, g.type.shape)) if a == 1 and b != 1
-    )
+        raise TypeError(f"gradient of ndim {g.ndim} ({g.type!r}) for variable {var} of ndim {var.ndim}")
+    axes = tuple(i for i, (a, b) in enumerate(zip(var.type.shape, g.type.shape)) if a == 1 and b != 1)
     if axes:
         g = builder("sum")(g, axis=axes, keepdims=True)
     want = _float_dtype(var)
@@ -107,11 +134,32 @@ def match_type(var: Variable, g: Variable) -> Variable:
     return g
 
 
+def _cast_float(var: Variable, g: Variable) -> Variable:
+    """`g` in var's float dtype (a user-given gradient or tangent: no summing of axes)."""
+    want = _float_dtype(var)
+    return g if g.dtype == want else builder("cast")(g, want)
+
+
 def _sum(terms: list[Variable]) -> Variable:
     out = terms[0]
     for t in terms[1:]:
         out = out + t
     return out
+
+
+def _check_point(i: int, var: Variable, point: Variable, what: str) -> None:
+    """Evaluation points need var's ndim and compatible static lengths."""
+    if point.ndim != var.ndim:
+        raise ValueError(
+            f"{what}: element {i} has mismatched dimensionality: {var} is {var.ndim}-d ({var.type!r}), "
+            f"its evaluation point is {point.ndim}-d ({point.type!r})"
+        )
+    for axis, (a, b) in enumerate(zip(var.type.shape, point.type.shape)):
+        if a is not None and b is not None and a != b:
+            raise ValueError(
+                f"{what}: element {i}: evaluation point of static shape {point.type.shape} does not match "
+                f"{var} of static shape {var.type.shape} on axis {axis}"
+            )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,60 +172,82 @@ def grad(cost: Variable | None, wrt, consider_constant: Sequence[Variable] | Non
          return_disconnected: str = "zero", null_gradients: str = "raise"):
     """Symbolic gradient of the scalar `cost` with respect to `wrt` (Theano's T.grad).
 
-    `wrt` may be a Variable (one result), a list (list) or a tuple (tuple).  `known_grads`
-    maps variables to gradients already known for them (the cost may then be None).
+    `wrt` may be a Variable (one result), a list (list) or a tuple (tuple).  `consider_constant`
+    lists variables the gradient does not flow *through* (their own gradient is still computed).
+    `known_grads` maps variables to their gradients: such a variable's gradient is exactly the
+    given one (the cost may then be None).  Disconnected inputs raise DisconnectedInputError,
+    warn or are ignored (`disconnected_inputs`) and are returned as zeros, None or a
+    DisconnectedType (`return_disconnected`); undefined gradients raise NullTypeGradError unless
+    `null_gradients='return'`.  Gradients are named '(dcost/dx)' when both have names.
     """
+    return _grad(cost, wrt, consider_constant, disconnected_inputs, add_names, known_grads,
+                 return_disconnected, null_gradients, override_known=True)
+
+
+def _grad(cost, wrt, consider_constant, disconnected_inputs, add_names, known_grads,
+          return_disconnected, null_gradients, override_known: bool):
     if disconnected_inputs not in ("raise", "warn", "ignore"):
-        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore'")
-    if return_disconnected not in ("zero", "None", "disconnected", "Disconnected"):
-        raise ValueError("return_disconnected must be 'zero', 'None' or 'Disconnected'")
+        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_inputs!r}")
+    if return_disconnected not in ("zero", "None", "Disconnected", "disconnected"):
+        raise ValueError(f"return_disconnected must be 'zero', 'None' or 'Disconnected', got {return_disconnected!r}")
     if null_gradients not in ("raise", "return"):
-        raise ValueError("null_gradients must be 'raise' or 'return'")
-    if cost is None and not known_grads:
-        raise AssertionError("grad needs a cost, or known_grads when cost is None")
+        raise ValueError(f"null_gradients must be 'raise' or 'return', got {null_gradients!r}")
+    if cost is None and known_grads is None:
+        raise AssertionError("grad: cost and known_grads can't both be None")
     if cost is not None:
         if not isinstance(cost, Variable):
-            raise TypeError(f"cost must be a Variable, got {type(cost).__name__}")
+            raise TypeError(f"grad: cost must be a Variable, got {type(cost).__name__}")
         if cost.ndim != 0:
-            raise TypeError(f"cost must be a scalar (0-d); got a {cost.ndim}-d {cost.type!r}")
+            raise TypeError(
+                f"grad: cost must be a scalar (0-d); got a {cost.ndim}-d {cost.type!r} (sum it, or "
+                "use Lop/jacobian for non-scalar outputs)"
+            )
     wrt_list, kind = _as_list(wrt, "wrt")
     for i, w in enumerate(wrt_list):
         if not isinstance(w, Variable):
-            raise TypeError(f"wrt[{i}] must be a Variable, got {type(w).__name__}")
+            raise TypeError(f"grad: wrt[{i}] must be a Variable, got {type(w).__name__}")
+    stop = _check_constants(consider_constant)
 
-    seeds: dict[int, list[Variable]] = {}
-    seed_vars: list[Variable] = []
+    seeds: dict[int, tuple[Variable, list]] = {}
 
-    def add_seed(v: Variable, g: Variable) -> None:
-        if id(v) not in seeds:
-            seeds[id(v)] = []
-            seed_vars.append(v)
-        seeds[id(v)].append(g)
+    def add_seed(v: Variable, g) -> None:
+        if id(v) in seeds and override_known:
+            seeds[id(v)] = (v, [g])
+        else:
+            seeds.setdefault(id(v), (v, []))[1].append(g)
 
     if cost is not None:
         add_seed(cost, builder("fill")(cost, Constant(TensorType(_float_dtype(cost), shape=()), 1.0)))
+    foreign: set[int] = set()
     for k, g in (known_grads or {}).items():
-        k = as_variable(k)
-        g = as_variable(g)
-        if g.ndim != k.ndim:
-            raise ValueError(f"known_grads: gradient of ndim {g.ndim} for {k} of ndim {k.ndim}")
+        if not isinstance(k, Variable):
+            raise TypeError(f"known_grads: keys must be Variables, got {type(k).__name__}")
+        if not is_undefined(g):
+            g = as_variable(g)
+            if g.dtype not in dtypes.FLOATS:
+                raise TypeError(f"known_grads: gradients must be floating point; got {g.type!r} for {k}")
+            if g.ndim != k.ndim:
+                raise ValueError(f"known_grads: gradient of ndim {g.ndim} for {k} of ndim {k.ndim}")
+            foreign.add(id(g))
+            g = _cast_float(k, g)
         add_seed(k, g)
 
-    stop = list(consider_constant or [])
-    results = _reverse(seed_vars, seeds, wrt_list, stop)
+    cost_name = cost.name if add_names and cost is not None else None
+    results = _reverse(seeds, wrt_list, stop, override_known, cost_name, foreign)
 
     out = []
     for w, g in zip(wrt_list, results):
         if g is _DISCONNECTED:
             msg = (
-                f"grad: the cost does not depend on {w!s} ({w.type!r}) through any "
-                "differentiable path (it is not in the cost's graph, or only reaches it through "
-                "non-differentiable ops such as shape, argmax or comparisons)"
+                f"grad was asked for the gradient with respect to {w} ({w.type!r}), which is not part of "
+                "the cost's graph or reaches it only through non-differentiable ops (shape, argmax, "
+                "comparisons, disconnected_grad ...); pass disconnected_inputs='ignore' or 'warn' to allow this"
             )
             if disconnected_inputs == "raise":
                 raise DisconnectedInputError(msg)
             if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=2)
+                warnings.warn(msg, stacklevel=3)
             if return_disconnected == "zero":
                 g = _zeros_like_float(w)
             elif return_disconnected == "None":
@@ -189,84 +259,116 @@ def grad(cost: Variable | None, wrt, consider_constant: Sequence[Variable] | Non
                 raise NullTypeGradError(f"grad: the gradient with respect to {w} is undefined: {g.reason}")
         elif g is None:
             g = _zeros_like_float(w)
-        elif w.dtype not in dtypes.FLOATS:
-            g = _zeros_like_float(w)
-        if add_names and isinstance(g, Variable) and cost is not None and cost.name and w.name:
-            g.name = f"(d{cost.name}/d{w.name})"
+        if cost_name and w.name and isinstance(g, Variable) and id(g) not in foreign:
+            g.name = f"(d{cost_name}/d{w.name})"
         out.append(g)
     return _pack(out, kind)
 
 
-_DISCONNECTED = object()
+def _check_constants(consider_constant) -> list[Variable]:
+    if consider_constant is None:
+        return []
+    if isinstance(consider_constant, Variable):
+        raise TypeError("consider_constant must be a list of Variables, not a single Variable")
+    try:
+        items = list(consider_constant)
+    except TypeError:
+        raise TypeError(
+            f"consider_constant must be an iterable of Variables, got {type(consider_constant).__name__}"
+        ) from None
+    for v in items:
+        if not isinstance(v, Variable):
+            raise TypeError(f"consider_constant: elements must be Variables, got {type(v).__name__}")
+    return items
 
 
-def _reverse(seed_vars: list[Variable], seeds: dict[int, list[Variable]],
-             wrt: list[Variable], stop: list[Variable]) -> list:
-    """The reverse sweep.  Returns, per wrt: a Variable, None (connected, zero), an undefined
-    marker, or _DISCONNECTED."""
+def _reverse(seeds: dict[int, tuple[Variable, list]], wrt: list[Variable], stop: list[Variable],
+             override_known: bool, cost_name: str | None, foreign: set[int]) -> list:
+    """The reverse sweep.  Returns, per wrt: a Variable, None (connected, zero gradient), an
+    undefined marker, or _DISCONNECTED.
+
+    Only nodes on a differentiable path from some wrt to some seed are differentiated: the
+    gradient graph is linear in the size of the forward graph.
+    """
     stop_ids = {id(v) for v in stop}
-    wrt_ids = {id(w) for w in wrt}
-    order = toposort(seed_vars, stop=stop)
+    order = toposort([v for v, _ in seeds.values()], stop=stop)
+    patterns = {id(n): n.op.connection_pattern(n) for n in order}
 
-    # Which variables lie on a differentiable path to a seed (backward reachability).
+    # Variables with a differentiable path to a seed.  A consider_constant variable is reached
+    # (its own gradient exists) but nothing flows past it: toposort does not enter its owner.
     reaches: set[int] = set(seeds)
     for node in reversed(order):
-        pattern = node.op.connection_pattern(node)
-        outs = [id(o) in reaches for o in node.outputs]
+        pattern = patterns[id(node)]
+        outs = [id(o) in reaches and id(o) not in stop_ids for o in node.outputs]
         if not any(outs):
             continue
         for i, inp in enumerate(node.inputs):
-            if id(inp) in stop_ids:
-                continue
             if any(pattern[i][j] and outs[j] for j in range(len(outs))):
                 reaches.add(id(inp))
-    # Which variables depend on some wrt (forward reachability): no need to differentiate
-    # anything else.
-    depends: set[int] = set(wrt_ids)
+    # Variables with a differentiable path from some wrt: nothing else needs differentiating.
+    depends: set[int] = {id(w) for w in wrt}
     for node in order:
-        pattern = node.op.connection_pattern(node)
+        pattern = patterns[id(node)]
         for j, o in enumerate(node.outputs):
-            if any(id(inp) in depends and pattern[i][j] for i, inp in enumerate(node.inputs)):
+            if any(pattern[i][j] and id(inp) in depends for i, inp in enumerate(node.inputs)):
                 depends.add(id(o))
 
-    cot: dict[int, list] = {k: list(v) for k, v in seeds.items()}
+    known_ids = set(seeds) if override_known else set()
+    cot: dict[int, list] = {k: list(terms) for k, (_, terms) in seeds.items()}
+    totals: dict[int, object] = {}
+
+    def total(v: Variable):
+        """The complete gradient on v (all its consumers are processed by the time it is asked)."""
+        key = id(v)
+        if key not in totals:
+            terms = cot.get(key)
+            undefined = [x for x in terms or () if is_undefined(x)]
+            if not terms:
+                t = None
+            elif undefined:
+                t = undefined[0]
+            else:
+                t = _sum(terms) if len(terms) > 1 else terms[0]
+            if cost_name and v.name and isinstance(t, Variable) and id(t) not in foreign:
+                t.name = f"(d{cost_name}/d{v.name})"
+            totals[key] = t
+        return totals[key]
+
     for node in reversed(order):
         if not any(id(o) in cot for o in node.outputs):
             continue
-        needed = [id(inp) in depends and id(inp) in reaches and id(inp) not in stop_ids
+        needed = [id(inp) in depends and id(inp) in reaches and id(inp) not in known_ids
                   for inp in node.inputs]
         if not any(needed):
             continue
-        couts = []
-        for o in node.outputs:
-            terms = cot.get(id(o))
-            if not terms or o.dtype not in dtypes.FLOATS:
-                couts.append(None)
-                continue
-            undefined = [t for t in terms if is_undefined(t)]
-            if undefined:
-                couts.append(undefined[0])
-                continue
-            couts.append(_sum(terms) if len(terms) > 1 else terms[0])
+        couts = [None if id(o) in stop_ids or o.dtype not in dtypes.FLOATS else total(o)
+                 for o in node.outputs]
+        real = [None if is_undefined(c) else c for c in couts]
         if all(c is None for c in couts):
             continue
-        if any(is_undefined(c) for c in couts):
-            bad = next(c for c in couts if is_undefined(c))
-            for i, inp in enumerate(node.inputs):
-                if needed[i]:
-                    cot.setdefault(id(inp), []).append(bad)
-            continue
-        gins = node.op.vjp(node, couts)
-        if len(gins) != len(node.inputs):
-            raise RuntimeError(f"{node.op}.vjp returned {len(gins)} gradients for {len(node.inputs)} inputs")
+        pattern = patterns[id(node)]
+        gins = [None] * len(node.inputs)
+        if any(c is not None for c in real):
+            gins = list(node.op.vjp(node, real))
+            if len(gins) != len(node.inputs):
+                raise RuntimeError(f"{node.op}.vjp returned {len(gins)} gradients for {len(node.inputs)} inputs")
         for i, inp in enumerate(node.inputs):
-            g = gins[i]
-            if not needed[i] or g is None:
+            if not needed[i] or not any(pattern[i]):
+                continue
+            bad = next((c for j, c in enumerate(couts) if is_undefined(c) and pattern[i][j]), None)
+            g = bad if bad is not None else gins[i]
+            if g is None:
                 continue
             if not is_undefined(g):
                 if inp.dtype not in dtypes.FLOATS:
-                    continue
-                g = match_type(inp, as_variable(g))
+                    continue  # integers get zero gradients (Theano's rule)
+                g = as_variable(g)
+                if g.ndim != inp.ndim:
+                    raise TypeError(
+                        f"{node.op}.vjp returned a gradient of ndim {g.ndim} ({g.type!r}) for input {i} "
+                        f"({inp.type!r})"
+                    )
+                g = match_type(inp, g)
             cot.setdefault(id(inp), []).append(g)
 
     results = []
@@ -274,88 +376,102 @@ def _reverse(seed_vars: list[Variable], seeds: dict[int, list[Variable]],
         if id(w) not in reaches:
             results.append(_DISCONNECTED)
             continue
-        terms = cot.get(id(w))
-        if not terms:
-            results.append(None)
-            continue
-        undefined = [t for t in terms if is_undefined(t)]
-        if undefined:
-            results.append(undefined[0])
-            continue
-        g = _sum(terms) if len(terms) > 1 else terms[0]
-        if w.dtype in dtypes.FLOATS:
+        g = total(w)
+        if isinstance(g, Variable) and w.dtype in dtypes.FLOATS:
             g = match_type(w, g)
         results.append(g)
     return results
 
 
 def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs: str = "raise"):
-    """Row vector(s) `eval_points` times the Jacobian of `f` w.r.t. `wrt`.
+    """Row vector(s) `eval_points` times the Jacobian of `f` w.r.t. `wrt`:
+    L[j] = sum_i eval_points[i] . d f[i] / d wrt[j].
 
-    Each eval point has the shape of its `f`; each result has the shape of its `wrt`.
+    Each eval point has the shape of its `f`; each result has the shape of its `wrt` (a list or
+    tuple when `wrt` is one).  Contributions of several `f` to one variable add up.
     """
     f_list, _ = _as_list(f, "f")
     e_list, _ = _as_list(eval_points, "eval_points")
     if len(f_list) != len(e_list):
         raise ValueError(f"Lop: {len(f_list)} outputs but {len(e_list)} evaluation points")
-    known = {}
+    known: dict[Variable, list] = {}
     for i, (fv, ev) in enumerate(zip(f_list, e_list)):
+        if not isinstance(fv, Variable):
+            raise TypeError(f"Lop: f[{i}] must be a Variable, got {type(fv).__name__}")
         ev = as_variable(ev)
-        if ev.ndim != fv.ndim:
-            raise ValueError(
-                f"Lop: element {i} of f/eval_points have mismatched dimensionality: "
-                f"{fv.ndim} versus {ev.ndim}"
-            )
-        known[fv] = builder("specify_shape_like")(ev, fv)
-    return grad(None, wrt, consider_constant=consider_constant,
-                disconnected_inputs=disconnected_inputs, known_grads=known, add_names=False)
+        _check_point(i, fv, ev, "Lop")
+        known.setdefault(fv, []).append(_cast_float(fv, ev))
+    summed = {k: _sum(v) for k, v in known.items()}
+    return _grad(None, wrt, consider_constant, disconnected_inputs, False, summed, "zero", "raise",
+                 override_known=False)
 
 
 # ---------------------------------------------------------------------------------------------
 # forward mode
 
 
-def Rop(f, wrt, eval_points, disconnected_outputs: str = "raise",
-        return_disconnected: str = "zero"):
-    """The Jacobian of `f` w.r.t. `wrt` times `eval_points` (forward mode, through each op's
-    jvp rule).  Each eval point has the shape of its `wrt`; results have the shape of `f`."""
+def Rop(f, wrt, eval_points, disconnected_outputs: str = "raise", return_disconnected: str = "zero"):
+    """The Jacobian of `f` w.r.t. `wrt` times `eval_points`: R[i] = sum_j d f[i]/d wrt[j] . v[j].
+
+    Built forward from each op's jvp rule (no reverse pass).  Each eval point has the shape of
+    its `wrt`; results have the shape of `f` (a list or tuple when `f` is one).  Each eval point
+    goes through a run-time check that it has wrt's shape, which also keeps `wrt` an input of
+    the result (Theano compiles `function([W, V, x], Rop(dot(x, W), W, V))`).  Outputs that do
+    not depend on `wrt` raise DisconnectedInputError / warn / are ignored per
+    `disconnected_outputs` and are returned as zeros or None per `return_disconnected`.
+    """
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"disconnected_outputs must be 'raise', 'warn' or 'ignore', got {disconnected_outputs!r}")
+    if return_disconnected not in ("zero", "None", "none", "Disconnected", "disconnected"):
+        raise ValueError(f"return_disconnected must be 'zero', 'None' or 'Disconnected', got {return_disconnected!r}")
     f_list, f_kind = _as_list(f, "f")
     w_list, _ = _as_list(wrt, "wrt")
     e_list, _ = _as_list(eval_points, "eval_points")
     if len(w_list) != len(e_list):
         raise ValueError(f"Rop: {len(w_list)} wrt but {len(e_list)} evaluation points")
+    f_list = [as_variable(fv) for fv in f_list]
     tangents: dict[int, Variable] = {}
     for i, (w, ev) in enumerate(zip(w_list, e_list)):
         if not isinstance(w, Variable):
             raise TypeError(f"Rop: wrt[{i}] must be a Variable, got {type(w).__name__}")
         ev = as_variable(ev)
-        if ev.ndim != w.ndim:
-            raise ValueError(
-                f"Element {i} of wrt/eval_point have mismatched dimensionality: "
-                f"{w.ndim} versus {ev.ndim}"
-            )
-        # Checking the shape keeps `wrt` in the graph and catches wrongly shaped points.
+        _check_point(i, w, ev, "Rop")
         ev = builder("specify_shape_like")(ev, w)
         if w.dtype in dtypes.FLOATS:
-            ev = match_type(w, ev)
+            ev = _cast_float(w, ev)
         tangents[id(w)] = ev
     tangents = forward(f_list, tangents, stop=w_list)
     out = []
+    connected = None
     for fv in f_list:
         t = tangents.get(id(fv))
         if t is None:
-            if disconnected_outputs == "raise" and not _depends(fv, w_list):
-                raise DisconnectedInputError(f"Rop: output {fv} does not depend on any of wrt")
-            if disconnected_outputs == "warn" and not _depends(fv, w_list):
-                warnings.warn(f"Rop: output {fv} does not depend on any of wrt", stacklevel=2)
-            t = None if return_disconnected == "None" else _zeros_like_float(fv)
+            if connected is None:
+                connected = _connected_from(f_list, w_list)
+            if id(fv) in connected:
+                t = _zeros_like_float(fv)  # depends on wrt, but with a zero derivative
+            else:
+                msg = (f"Rop: output {fv} ({fv.type!r}) does not depend on any of wrt through a "
+                       "differentiable path")
+                if disconnected_outputs == "raise":
+                    raise DisconnectedInputError(msg)
+                if disconnected_outputs == "warn":
+                    warnings.warn(msg, stacklevel=2)
+                if return_disconnected == "zero":
+                    t = _zeros_like_float(fv)
+                elif return_disconnected.lower() == "none":
+                    t = None
+                else:
+                    t = DisconnectedType()
         out.append(t)
     return _pack(out, f_kind)
 
 
 def forward(outputs: Sequence[Variable], tangents: dict[int, Variable],
             stop: Sequence[Variable] = ()) -> dict[int, Variable]:
-    """Propagate `tangents` (id(var) -> tangent) through the graph of `outputs` with jvp rules."""
+    """Propagate `tangents` (id(var) -> tangent) through the graph of `outputs` with jvp rules.
+
+    Returns the tangent of every reached float variable (absent means zero)."""
     tangents = dict(tangents)
     for node in toposort(outputs, stop=stop):
         ts = [tangents.get(id(i)) for i in node.inputs]
@@ -366,10 +482,29 @@ def forward(outputs: Sequence[Variable], tangents: dict[int, Variable],
         if all(t is None for t in ts):
             continue
         outs = jvp_of(node, ts)
-        for o, t in zip(node.outputs, outs):
-            if t is not None and o.dtype in dtypes.FLOATS:
-                tangents[id(o)] = match_type(o, as_variable(t))
+        if len(outs) != len(node.outputs):
+            raise RuntimeError(f"{node.op}.jvp returned {len(outs)} tangents for {len(node.outputs)} outputs")
+        for j, (o, t) in enumerate(zip(node.outputs, outs)):
+            if t is None or o.dtype not in dtypes.FLOATS:
+                continue
+            if not any(ts[i] is not None and pattern[i][j] for i in range(len(ts))):
+                continue
+            t = as_variable(t)
+            if t.ndim != o.ndim:
+                raise TypeError(f"{node.op}.jvp returned a tangent of ndim {t.ndim} for output {j} ({o.type!r})")
+            tangents[id(o)] = match_type(o, t)
     return tangents
+
+
+def _connected_from(outputs: Sequence[Variable], wrt: Sequence[Variable]) -> set[int]:
+    """ids of the variables with a differentiable path (connection patterns) from some wrt."""
+    conn = {id(w) for w in wrt}
+    for node in toposort(outputs, stop=wrt):
+        pattern = node.op.connection_pattern(node)
+        for j, o in enumerate(node.outputs):
+            if any(pattern[i][j] and id(inp) in conn for i, inp in enumerate(node.inputs)):
+                conn.add(id(o))
+    return conn
 
 
 def jvp_of(node: Apply, tangents: list) -> list:
@@ -381,40 +516,41 @@ def jvp_of(node: Apply, tangents: list) -> list:
 
 
 def _double_vjp(node: Apply, tangents: list) -> list:
-    """J t from vjp alone: u -> vjp(u) is linear in u, so J t = d/du <vjp(u), t>."""
+    """J t from the vjp alone: u -> vjp(u) is linear in u, so J t = d/du <vjp(u), t>.
+
+    The placeholder u is zeros shaped like the output (its value never matters), so the result
+    needs no extra input.
+    """
     results = []
-    for o in node.outputs:
+    for j, o in enumerate(node.outputs):
         if o.dtype not in dtypes.FLOATS:
             results.append(None)
             continue
-        u = TensorType(o.dtype, shape=o.type.shape)("u")
-        couts = [u if oo is o else None for oo in node.outputs]
-        gins = node.op.vjp(node, couts)
+        u = builder("zeros_like")(o)
+        gins = node.op.vjp(node, [u if k == j else None for k in range(len(node.outputs))])
         total = None
-        for g, t in zip(gins, tangents):
-            if g is None or t is None or is_undefined(g):
+        for inp, g, t in zip(node.inputs, gins, tangents):
+            if g is None or t is None or is_undefined(g) or inp.dtype not in dtypes.FLOATS:
                 continue
-            term = builder("sum")(g * t)
+            term = builder("sum")(match_type(inp, as_variable(g)) * t)
             total = term if total is None else total + term
         if total is None:
             results.append(None)
             continue
-        jt = grad(total, u, disconnected_inputs="ignore")
-        results.append(jt)
+        # u as a "constant" stops the sweep at u instead of walking the whole forward graph.
+        results.append(grad(total, u, consider_constant=[u], disconnected_inputs="ignore", add_names=False,
+                            return_disconnected="None"))
     return results
 
 
-def _depends(v: Variable, wrt: Sequence[Variable]) -> bool:
-    ids = {id(w) for w in wrt}
-    if id(v) in ids:
-        return True
-    return any(id(i) in ids for n in toposort([v], stop=wrt) for i in n.inputs)
+def hessian_vector_product(cost: Variable, wrt, v, consider_constant=None,
+                           disconnected_inputs: str = "raise"):
+    """H(cost) @ v by forward-over-reverse (Rop of the gradient), without forming H.
 
-
-def hessian_vector_product(cost: Variable, wrt, v):
-    """H(cost) @ v by forward-over-reverse: Rop of the gradient."""
-    g = grad(cost, wrt)
-    return Rop(g, wrt, v)
+    `wrt` and `v` are a Variable each, or lists/tuples of matching length (the result follows
+    `wrt`)."""
+    g = grad(cost, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    return Rop(g, wrt, v, disconnected_outputs="ignore")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,97 +558,134 @@ def hessian_vector_product(cost: Variable, wrt, v):
 
 
 def numeric_grad(fn, pt: list[np.ndarray], eps: float) -> list[np.ndarray]:
-    """Central differences of the scalar fn at pt."""
-    grads = []
-    for i, p in enumerate(pt):
-        g = np.zeros(p.shape, dtype="float64")
-        flat = g.reshape(-1)
-        base = [np.array(q, copy=True) for q in pt]
-        pf = base[i].reshape(-1)
-        for k in range(pf.size):
-            orig = pf[k]
-            pf[k] = orig + eps
-            hi = float(fn(*base))
-            pf[k] = orig - eps
-            lo = float(fn(*base))
-            pf[k] = orig
-            flat[k] = (hi - lo) / (2 * eps)
-        grads.append(g)
-    return grads
+    """Central differences of the scalar-valued fn at pt (one float64 array per argument)."""
+    return _numeric_projected(fn, [np.asarray(p) for p in pt], [np.ones(())], eps)[0]
+
+
+_EPS = {"float64": 1e-6, "float32": 1e-3}
+_TOL = {"float64": 1e-4, "float32": 1e-2}
 
 
 def verify_grad(fun, pt, n_tests: int = 2, rng=None, eps: float | None = None,
-                out_type=None, abs_tol: float | None = None, rel_tol: float | None = None,
-                mode=None, cast_to_output_type: bool = False, no_debug_ref: bool = True) -> None:
+                abs_tol: float | None = None, rel_tol: float | None = None, mode=None, *,
+                out_type=None, cast_to_output_type: bool = False, no_debug_ref: bool = True) -> None:
     """Check the symbolic gradient of `fun` at `pt` against central finite differences.
 
-    `fun` maps symbolic inputs (one per array in `pt`) to one symbolic output; the check
-    projects the output on a random tensor, like Theano's verify_grad.  Raises GradientError
-    naming the worst input and the max abs/rel errors.
+    `fun` maps symbolic inputs (one per array in `pt`, float32/float64) to one symbolic output.
+    For `n_tests` random projections u (uniform in [0.5, 1.5)), the gradient of sum(u * fun) is
+    compared with central differences of step `eps` (default 1e-6 for float64, 1e-3 for float32);
+    an element fails when its absolute and relative errors both exceed `abs_tol` and `rel_tol`
+    (default 1e-4, float32 1e-2), as in Theano.  Raises GradientError naming the input, the
+    position and the errors.  `rng`: numpy Generator/RandomState or seed (default: seed 0).
+    Inputs get a broadcastable axis where pt has length 1, as in Theano.  `out_type` and
+    `no_debug_ref` are accepted for Theano compatibility and ignored.
     """
     from ccgrad.function import function
 
     if not isinstance(pt, list | tuple):
-        raise TypeError("verify_grad: pt must be a list of numpy arrays")
+        raise TypeError("verify_grad: pt must be a list or tuple of numpy arrays")
     pt = [np.array(p) for p in pt]
-    if rng is None:
-        rng = np.random.default_rng(42)
-    elif isinstance(rng, int):
-        rng = np.random.default_rng(rng)
     for i, p in enumerate(pt):
-        if p.dtype.kind != "f":
-            raise TypeError(f"verify_grad: pt[{i}] has dtype {p.dtype}; finite differences need floats")
-    low_precision = any(p.dtype == np.float32 for p in pt)
-    if eps is None:
-        eps = 1e-3 if low_precision else 1e-6
-    abs_tol = (3e-2 if low_precision else 1e-5) if abs_tol is None else abs_tol
-    rel_tol = (3e-2 if low_precision else 1e-5) if rel_tol is None else rel_tol
+        if p.dtype.name not in _EPS:
+            raise TypeError(f"verify_grad works only with float32/float64 inputs; input {i} has dtype {p.dtype}")
+    if rng is None or isinstance(rng, int | np.integer):
+        rng = np.random.default_rng(0 if rng is None else int(rng))
+    low = "float32" if any(p.dtype == np.float32 for p in pt) else "float64"
+    eps = _EPS[low] if eps is None else eps
+    abs_tol = _TOL[low] if abs_tol is None else abs_tol
+    rel_tol = _TOL[low] if rel_tol is None else rel_tol
 
-    inputs = [TensorType(p.dtype.name, shape=(None,) * p.ndim)(f"input {i}") for i, p in enumerate(pt)]
+    inputs = [TensorType(p.dtype.name, shape=tuple(1 if s == 1 else None for s in p.shape))(f"input {i}")
+              for i, p in enumerate(pt)]
     out = fun(*inputs)
     if isinstance(out, list | tuple):
-        raise TypeError("verify_grad: fun must return a single Variable")
+        raise TypeError("verify_grad: fun must return a single Variable (project several outputs yourself)")
     out = as_variable(out)
-    kw = {} if mode is None else {"mode": mode}
-    out_fn = function(inputs, out, on_unused_input="ignore", **kw)
-    o_val = np.asarray(out_fn(*pt))
-    proj_t = TensorType(out.dtype if out.dtype in dtypes.FLOATS else "float64",
-                        shape=(None,) * out.ndim)("projection")
-    cost = builder("sum")(builder("cast")(out, proj_t.dtype) * proj_t)
-    cost_fn = function(inputs + [proj_t], cost, on_unused_input="ignore", **kw)
-    g = grad(cost, inputs, disconnected_inputs="ignore")
-    grad_fn = function(inputs + [proj_t], g, on_unused_input="ignore", **kw)
+    kw = {"mode": mode, "on_unused_input": "ignore", "allow_input_downcast": True}
+    out_fn = function(inputs, out, **kw)
+    o_val = np.asarray(out_fn(*[p.copy() for p in pt]))
+    proj_dtype = out.dtype if cast_to_output_type and out.dtype == "float32" else "float64"
+    proj_t = TensorType(proj_dtype, shape=(None,) * out.ndim)("random_projection")
+    cost = builder("sum")(builder("cast")(out, proj_dtype) * proj_t)
+    grad_fn = function(inputs + [proj_t], grad(cost, inputs, disconnected_inputs="ignore"), **kw)
 
-    for _ in range(n_tests):
-        proj = rng.random(o_val.shape) + 0.5
-        proj = proj.astype(proj_t.dtype)
-        analytic = [np.asarray(a, dtype="float64") for a in grad_fn(*pt, proj)]
-        numeric = numeric_grad(lambda *xs, _p=proj: cost_fn(*xs, _p), pt, eps)
-        for i, (a, n) in enumerate(zip(analytic, numeric)):
-            if a.shape != n.shape:
-                raise GradientError(i, 0, a.shape, np.nan, np.nan, np.inf, np.inf, abs_tol, rel_tol)
-            if a.size == 0:
-                continue
+    projs = [(rng.random(o_val.shape) + 0.5).astype(proj_dtype) for _ in range(n_tests)]
+    numeric = _numeric_projected(out_fn, pt, projs, eps)
+    for t, proj in enumerate(projs):
+        analytic = [np.asarray(a, dtype="float64") for a in grad_fn(*[p.copy() for p in pt], proj)]
+        _compare(analytic, numeric[t], abs_tol, rel_tol)
+
+
+def _numeric_projected(out_fn, pt: list[np.ndarray], projs: list[np.ndarray], eps: float) -> list[list]:
+    """For each projection u, central differences of sum(u * out) for every input element.
+
+    The output is evaluated 2 * size(pt) times in all, whatever the number of projections.
+    """
+    res = [[np.zeros(p.shape) for p in pt] for _ in projs]
+    base = [np.array(p, copy=True, order="C") for p in pt]  # C order: reshape(-1) is a view
+    u64 = [np.asarray(u, dtype="float64") for u in projs]
+    for i, p in enumerate(base):
+        pf = p.reshape(-1)
+        for k in range(pf.size):
+            orig = pf[k]
+            pf[k] = orig + eps
+            hi_x, hi = float(pf[k]), np.asarray(out_fn(*base), dtype="float64")
+            pf[k] = orig - eps
+            lo_x, lo = float(pf[k]), np.asarray(out_fn(*base), dtype="float64")
+            pf[k] = orig
+            step = hi_x - lo_x  # the step actually taken in the input's precision
+            for t, u in enumerate(u64):
+                res[t][i].reshape(-1)[k] = float(np.sum(u * (hi - lo))) / step
+    return res
+
+
+def _compare(analytic: list[np.ndarray], numeric: list[np.ndarray], abs_tol: float, rel_tol: float) -> None:
+    """Theano's max_err: the worst element by min(abs/abs_tol, rel/rel_tol) over all inputs."""
+    worst = None
+    for i, (a, n) in enumerate(zip(analytic, numeric)):
+        if a.shape != n.shape:
+            raise GradientError(i, 0, np.inf, np.inf, abs_tol, rel_tol, shape=n.shape,
+                                analytic=f"array of shape {a.shape}", numeric=f"array of shape {n.shape}")
+        if a.size == 0:
+            continue
+        with np.errstate(invalid="ignore", over="ignore"):
             abs_err = np.abs(a - n)
             rel_err = abs_err / np.maximum(np.abs(a) + np.abs(n), 1e-8)
-            bad = (abs_err > abs_tol) & (rel_err > rel_tol)
-            if np.any(bad) or not np.all(np.isfinite(a)):
-                pos = int(np.argmax(np.where(bad, rel_err, -1).reshape(-1)))
-                raise GradientError(i, pos, a.shape, float(a.reshape(-1)[pos]),
-                                    float(n.reshape(-1)[pos]), float(abs_err.max()),
-                                    float(rel_err.max()), abs_tol, rel_tol)
+        same_inf = np.isinf(a) & (a == n)
+        bad_val = ~np.isfinite(abs_err) & ~same_inf
+        abs_err = np.where(bad_val, np.inf, np.where(same_inf, 0.0, abs_err))
+        rel_err = np.where(bad_val, np.inf, np.where(same_inf, 0.0, rel_err))
+        scaled = np.minimum(abs_err / abs_tol, rel_err / rel_tol).reshape(-1)
+        pos = int(np.argmax(scaled))
+        if worst is None or scaled[pos] > worst[0]:
+            worst = (scaled[pos], i, pos, a, n, abs_err, rel_err)
+    if worst is None:
+        return
+    _, i, pos, a, n, abs_err, rel_err = worst
+    ae, re = float(abs_err.reshape(-1)[pos]), float(rel_err.reshape(-1)[pos])
+    if ae > abs_tol and re > rel_tol:
+        raise GradientError(i, pos, ae, re, abs_tol, rel_tol, shape=a.shape,
+                            analytic=float(a.reshape(-1)[pos]), numeric=float(n.reshape(-1)[pos]),
+                            max_abs_err=float(abs_err.max()), max_rel_err=float(rel_err.max()))
+
+
+# ---------------------------------------------------------------------------------------------
+# gradient-flow wrappers (the ops live in ccgrad/ops/gradops.py)
 
 
 def zero_grad(x: Variable) -> Variable:
-    """x whose gradient is zero."""
+    """x in the forward pass; its gradient is zero (still connected: no DisconnectedInputError)."""
     return builder("zero_grad")(x)
 
 
 def disconnected_grad(x: Variable) -> Variable:
-    """x through which no gradient flows (disconnected)."""
+    """x in the forward pass; gradients treat it as disconnected from the inputs it is built from."""
     return builder("disconnected_grad")(x)
 
 
 def consider_constant(x: Variable) -> Variable:
-    """x treated as a constant by grad."""
-    return builder("consider_constant")(x)
+    """Deprecated in Theano (use zero_grad or disconnected_grad): x whose gradient is truncated to
+    zero; as in Theano the inputs behind it stay connected (zero gradients, no error)."""
+    warnings.warn("consider_constant() is deprecated, use zero_grad() or disconnected_grad() instead",
+                  DeprecationWarning, stacklevel=2)
+    return builder("zero_grad")(x)

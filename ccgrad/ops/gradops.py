@@ -62,5 +62,5 @@ def disconnected_grad(x):
 
 @register("consider_constant")
 def consider_constant(x):
-    """Theano's consider_constant op: the gradient does not flow through x."""
-    return _DISCONNECTED.make_node(x).outputs[0]
+    """x whose gradient is zero (Theano's ConsiderConstant: still connected)."""
+    return _ZERO.make_node(x).outputs[0]

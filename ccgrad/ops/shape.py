@@ -1,5 +1,7 @@
 """Shape and layout ops: Shape, Shape_i, DimShuffle (transpose / add / drop broadcastable
-axes), Alloc (broadcast a value to a shape).  Indexing ops live in ops/subtensor.py."""
+axes), Alloc (broadcast a value to a shape), Reshape (reshape / flatten), and the small
+symbolic-integer arithmetic that shape rules share (`sym_*`: Python ints fold at build time,
+anything symbolic becomes an int64 graph).  Indexing ops live in ops/subtensor.py."""
 
 from __future__ import annotations
 
@@ -29,6 +31,140 @@ def constant_value(v: Variable):
         s = v.owner.inputs[0].type.shape[v.owner.op.i]
         return s
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbolic integer arithmetic for shape rules.  A "SymInt" is a Python int or a 0-d integer
+# Variable; results fold to Python ints whenever every operand is known at build time, so the
+# same code yields static shapes and symbolic (int64) shape graphs.
+
+SymInt = int | Variable
+
+
+def static_int(v) -> int | None:
+    """The Python int value of a SymInt when known at build time, else None."""
+    if isinstance(v, Variable):
+        c = constant_value(v)
+        if c is None or np.ndim(c) != 0:
+            return None
+        return int(c)
+    return int(v)
+
+
+def _fold(v) -> SymInt:
+    c = static_int(v)
+    return c if c is not None else v
+
+
+def as_int64(v) -> Variable:
+    """A SymInt as a 0-d int64 Variable."""
+    if isinstance(v, Variable):
+        return v if v.dtype == "int64" else builder("cast")(v, "int64")
+    return Constant(TensorType("int64", shape=()), int(v))
+
+
+def _sym2(a, b, py, name: str) -> SymInt:
+    a, b = _fold(a), _fold(b)
+    if not isinstance(a, Variable) and not isinstance(b, Variable):
+        return py(a, b)
+    return builder(name)(as_int64(a), as_int64(b))
+
+
+def sym_add(a, b) -> SymInt:
+    a, b = _fold(a), _fold(b)
+    if isinstance(a, int) and a == 0:
+        return b
+    if isinstance(b, int) and b == 0:
+        return a
+    return _sym2(a, b, lambda p, q: p + q, "add")
+
+
+def sym_sub(a, b) -> SymInt:
+    b = _fold(b)
+    if isinstance(b, int) and b == 0:
+        return a
+    return _sym2(a, b, lambda p, q: p - q, "sub")
+
+
+def sym_mul(a, b) -> SymInt:
+    a, b = _fold(a), _fold(b)
+    if isinstance(a, int) and a == 1:
+        return b
+    if isinstance(b, int) and b == 1:
+        return a
+    return _sym2(a, b, lambda p, q: p * q, "mul")
+
+
+def sym_floordiv(a, b) -> SymInt:
+    return _sym2(a, b, lambda p, q: p // q, "int_div")
+
+
+def sym_ceildiv(a, b) -> SymInt:
+    """ceil(a / b) for integers (any signs)."""
+    return sym_neg(sym_floordiv(sym_neg(a), b))
+
+
+def sym_neg(a) -> SymInt:
+    a = _fold(a)
+    return -a if isinstance(a, int) else builder("neg")(as_int64(a))
+
+
+def sym_max(a, b) -> SymInt:
+    return _sym2(a, b, max, "maximum")
+
+
+def sym_min(a, b) -> SymInt:
+    return _sym2(a, b, min, "minimum")
+
+
+def sym_lt(a, b):
+    """a < b: a Python bool when known, else a bool Variable."""
+    return _sym2(a, b, lambda p, q: p < q, "lt")
+
+
+def sym_eq(a, b):
+    return _sym2(a, b, lambda p, q: p == q, "eq")
+
+
+def sym_switch(cond, a, b) -> SymInt:
+    """`a if cond else b`, folded when cond is known."""
+    if isinstance(cond, bool | np.bool_):
+        return a if cond else b
+    c = constant_value(cond)
+    if c is not None:
+        return a if bool(c) else b
+    a, b = _fold(a), _fold(b)
+    if isinstance(a, int) and isinstance(b, int) and a == b:
+        return a
+    return builder("switch")(cond, as_int64(a), as_int64(b))
+
+
+def sym_prod(items) -> SymInt:
+    out: SymInt = 1
+    for v in items:
+        out = sym_mul(out, v)
+    return out
+
+
+def shape_list(x: Variable) -> list[SymInt]:
+    """x's shape as SymInts: Python ints for static lengths, shape_i Variables otherwise."""
+    return [s if s is not None else shape_i(x, i) for i, s in enumerate(x.type.shape)]
+
+
+def batch_broadcast(x: Variable, nb: SymInt) -> Variable:
+    """x with a new leading axis of length nb (the value repeated): for batch rules whose
+    unbatched operand must meet batched ones."""
+    x = as_variable(x)
+    v = dimshuffle(x, ("x",) + tuple(range(x.ndim)))
+    return alloc(v, nb, *shape_list(x))
+
+
+def move_axis_to_front(x: Variable, k: int) -> Variable:
+    """x with axis k moved to position 0 (the other axes keep their order)."""
+    if k == 0:
+        return x
+    order = [k] + [i for i in range(x.ndim) if i != k]
+    return dimshuffle(x, tuple(order))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -112,10 +248,13 @@ class ShapeI(Op):
 
 @register("shape_i")
 def shape_i(x, i: int) -> Variable:
-    """x.shape[i] as a scalar; a constant when the static shape knows it."""
+    """x.shape[i] as an int64 scalar (negative i counts from the end).  It stays a ShapeI node
+    (so x remains in the graph); `constant_value` sees its static length when x's type knows it."""
     x = as_variable(x)
-    i = int(i) % x.ndim if x.ndim else int(i)
-    return ShapeI(i).make_node(x).outputs[0]
+    i = int(i)
+    if not -x.ndim <= i < x.ndim:
+        raise IndexError(f"shape_i: axis {i} out of range for a {x.ndim}-d input {x.type!r}")
+    return ShapeI(i % x.ndim).make_node(x).outputs[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,6 +407,16 @@ class Alloc(Op):
         shape = tuple(int(d) for d in dims)
         if any(d < 0 for d in shape):
             raise ValueError(f"alloc: negative dimension in shape {shape}")
+        # Theano's rule: only axes of static length 1 broadcast; others must match exactly.
+        vtype = node.inputs[0].type
+        offset = len(shape) - value.ndim
+        for k, (want, got) in enumerate(zip(shape[offset:], value.shape)):
+            if vtype.shape[k] != 1 and want != got:
+                raise ValueError(
+                    f"alloc: value of shape {value.shape} (static {vtype.shape}) does not match "
+                    f"length {want} on axis {k + offset} of {shape}; only axes of static length 1 "
+                    "broadcast"
+                )
         try:
             out = np.broadcast_to(value, shape)
         except ValueError as exc:
@@ -275,7 +424,7 @@ class Alloc(Op):
         return [np.array(out, copy=True)]
 
     def infer_shape(self, node, input_shapes):
-        return [tuple(node.inputs[1:])]
+        return [tuple(as_int64(d) for d in node.inputs[1:])]
 
     def connection_pattern(self, node):
         return [[True]] + [[False]] * (len(node.inputs) - 1)
@@ -383,3 +532,213 @@ _SPECIFY_LIKE = SpecifyShapeLike()
 def specify_shape_like(x, ref) -> Variable:
     """x, checked at run time to have ref's shape."""
     return _SPECIFY_LIKE.make_node(x, ref).outputs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _nonneg(v) -> bool:
+    """True when a shape entry can never be -1 at run time (a known length or a shape_i)."""
+    c = static_int(v)
+    if c is not None:
+        return c >= 0
+    return v.owner is not None and isinstance(v.owner.op, ShapeI)
+
+
+class Reshape(Op):
+    """x reshaped to `ndim` scalar integer inputs (numpy's reshape; one entry may be -1).
+
+    The target shape is one int scalar input per output axis (a symbolic shape vector is split
+    by the `reshape` builder), so static lengths come from constant entries.
+    """
+
+    __props__ = ("ndim",)
+
+    def __init__(self, ndim: int):
+        self.ndim = int(ndim)
+
+    def __str__(self) -> str:
+        return f"Reshape{{{self.ndim}}}"
+
+    def make_node(self, x, *shape) -> Apply:
+        x = as_variable(x)
+        if len(shape) != self.ndim:
+            raise TypeError(f"Reshape{{{self.ndim}}} takes {self.ndim} shape entries, got {len(shape)}")
+        dims = [_int_scalar(s, "reshape: shape entry") for s in shape]
+        consts = [static_int(d) for d in dims]
+        shown = tuple("?" if c is None else c for c in consts)
+        if sum(c == -1 for c in consts) > 1:
+            raise ValueError(f"reshape: only one entry of the shape {shown} can be -1")
+        if any(c is not None and c < -1 for c in consts):
+            raise ValueError(f"reshape: negative entry in the shape {shown}")
+        static = [c if c is not None and c >= 0 else None for c in consts]
+        size = None if None in x.type.shape else int(np.prod(x.type.shape, dtype="int64"))
+        if size is not None and all(c is not None for c in consts):
+            rest = int(np.prod([c for c in consts if c != -1], dtype="int64"))
+            if -1 in consts:
+                if rest == 0 or size % rest:
+                    raise ValueError(f"reshape: cannot reshape {x.type!r} (size {size}) into shape {shown}")
+                static[consts.index(-1)] = size // rest
+            elif rest != size:
+                raise ValueError(f"reshape: cannot reshape {x.type!r} (size {size}) into shape {shown}")
+        return Apply(self, [x, *dims], [TensorType(x.dtype, shape=static)])
+
+    def perform(self, node, inputs):
+        x, *dims = inputs
+        shp = tuple(int(d) for d in dims)
+        if sum(d == -1 for d in shp) > 1 or any(d < -1 for d in shp):
+            raise ValueError(f"reshape: invalid target shape {shp} for an array of shape {x.shape}")
+        try:
+            y = x.reshape(shp)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape an array of shape {x.shape} (size {x.size}) into shape {shp}"
+            ) from None
+        return [np.array(y, copy=True)]
+
+    def infer_shape(self, node, input_shapes):
+        dims = list(node.inputs[1:])
+        size = sym_prod(input_shapes[0])
+        out = []
+        for i, d in enumerate(dims):
+            s = node.outputs[0].type.shape[i]
+            c = static_int(d)
+            if s is not None:
+                out.append(s)
+            elif _nonneg(d):
+                out.append(d)
+            elif c == -1:
+                others = sym_prod(e for j, e in enumerate(dims) if j != i)
+                out.append(sym_floordiv(size, sym_max(others, 1)))
+            else:  # a symbolic entry that may be -1 at run time
+                inferred = sym_floordiv(size, sym_max(sym_neg(sym_prod(dims)), 1))
+                out.append(sym_switch(sym_eq(d, -1), inferred, d))
+        return [tuple(as_int64(v) for v in out)]
+
+    def connection_pattern(self, node):
+        return [[True]] + [[False]] * self.ndim
+
+    def vjp(self, node, cotangents):
+        gz = cotangents[0]
+        x = node.inputs[0]
+        rest = [None] * self.ndim
+        if gz is None:
+            return [None] + rest
+        return [Reshape(x.ndim).make_node(gz, *shape_list(x)).outputs[0]] + rest
+
+    def jvp(self, node, tangents):
+        t = tangents[0]
+        return [None if t is None else self.make_node(t, *node.inputs[1:]).outputs[0]]
+
+    def batch(self, node, inputs, batched):
+        x, *dims = inputs
+        if any(batched[1:]):
+            raise NotImplementedError("reshape with a batched target shape")
+        if not batched[0]:
+            return [self.make_node(x, *dims).outputs[0]], [False]
+        return [Reshape(self.ndim + 1).make_node(x, shape_i(x, 0), *dims).outputs[0]], [True]
+
+    def pp(self, node, args):
+        tail = "," if self.ndim == 1 else ""
+        return f"reshape({args[0]}, ({', '.join(args[1:])}{tail}))"
+
+
+def shape_entries(shape, what: str, ndim: int | None = None) -> list[SymInt]:
+    """A shape argument (int, tuple/list of ints and int scalars, or an int vector Variable)
+    as a list of SymInts.  A symbolic vector needs a static length or `ndim`."""
+    if isinstance(shape, Variable):
+        if shape.dtype not in dtypes.INTS:
+            raise TypeError(f"{what}: shape must have an integer dtype, got {shape.type!r}")
+        if shape.ndim == 0:
+            return [_fold(shape)]
+        if shape.ndim != 1:
+            raise ValueError(f"{what}: shape must be a vector or a list of scalars, got {shape.type!r}")
+        if isinstance(shape, Constant):
+            return [int(v) for v in shape.data]
+        if shape.owner is not None and isinstance(shape.owner.op, Shape):
+            return shape_list(shape.owner.inputs[0])
+        from ccgrad.ops.arrays import Join  # here: arrays imports this module
+
+        node = shape.owner
+        if (node is not None and isinstance(node.op, Join) and all(
+                i.owner is not None and isinstance(i.owner.op, DimShuffle) and i.owner.op.new_order == ("x",)
+                for i in node.inputs)):
+            return [_fold(i.owner.inputs[0]) for i in node.inputs]  # a stack of scalars
+        n = shape.type.shape[0]
+        if n is None:
+            n = ndim
+        elif ndim is not None and ndim != n:
+            raise ValueError(f"{what}: ndim={ndim} disagrees with the shape vector's length {n}")
+        if n is None:
+            raise ValueError(
+                f"{what}: the length of the symbolic shape vector {shape} is unknown; pass ndim="
+            )
+        return [_fold(builder("getitem")(shape, k)) for k in range(n)]
+    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+        return [int(shape)]
+    if isinstance(shape, np.ndarray):
+        if shape.ndim > 1:
+            raise ValueError(f"{what}: shape must be 1-d, got an array of shape {shape.shape}")
+        shape = shape.reshape(-1).tolist()
+    if not isinstance(shape, list | tuple):
+        raise TypeError(f"{what}: shape must be an int, a tuple/list or an int vector, not {type(shape).__name__}")
+    out: list[SymInt] = []
+    for s in shape:
+        if isinstance(s, Variable):
+            if s.ndim != 0 or s.dtype not in dtypes.INTS:
+                raise TypeError(f"{what}: shape entries must be integer scalars, got {s.type!r}")
+            out.append(_fold(s))
+        elif isinstance(s, int | np.integer) and not isinstance(s, bool):
+            out.append(int(s))
+        else:
+            raise TypeError(f"{what}: shape entries must be ints or integer scalars, got {s!r}")
+    return out
+
+
+@register("reshape")
+def reshape(x, shape, ndim: int | None = None) -> Variable:
+    """x with a new shape (numpy semantics, one entry may be -1).  `shape` mixes Python ints
+    and int scalars, or is an int vector Variable (then its length or `ndim` gives the rank)."""
+    x = as_variable(x)
+    dims = shape_entries(shape, "reshape", ndim)
+    if ndim is not None and len(dims) != ndim:
+        raise ValueError(f"reshape: ndim={ndim} but the shape has {len(dims)} entries")
+    return Reshape(len(dims)).make_node(x, *dims).outputs[0]
+
+
+@register("flatten")
+def flatten(x, ndim: int = 1, outdim: int | None = None) -> Variable:
+    """Theano's flatten: keep the first ndim-1 axes and collapse the rest into one."""
+    x = as_variable(x)
+    ndim = int(outdim if outdim is not None else ndim)
+    if ndim < 1 or (ndim > 1 and ndim > x.ndim):
+        raise ValueError(f"flatten: ndim={ndim} must be between 1 and the input's ndim {x.ndim}")
+    dims = shape_list(x)
+    target = dims[: ndim - 1] + [sym_prod(dims[ndim - 1:])]
+    return Reshape(ndim).make_node(x, *target).outputs[0]
+
+
+@register("shape_padleft")
+def shape_padleft(x, n_ones: int = 1) -> Variable:
+    """x with n_ones broadcastable axes added in front."""
+    x = as_variable(x)
+    return dimshuffle(x, ("x",) * n_ones + tuple(range(x.ndim)))
+
+
+@register("shape_padright")
+def shape_padright(x, n_ones: int = 1) -> Variable:
+    """x with n_ones broadcastable axes added at the end."""
+    x = as_variable(x)
+    return dimshuffle(x, tuple(range(x.ndim)) + ("x",) * n_ones)
+
+
+@register("shape_padaxis")
+def shape_padaxis(x, axis: int) -> Variable:
+    """x with a broadcastable axis inserted at `axis` (numpy's expand_dims)."""
+    x = as_variable(x)
+    if not -x.ndim - 1 <= axis <= x.ndim:
+        raise IndexError(f"shape_padaxis: axis {axis} out of range for a {x.ndim}-d input")
+    axis %= x.ndim + 1
+    order: list = list(range(x.ndim))
+    order.insert(axis, "x")
+    return dimshuffle(x, tuple(order))

@@ -216,14 +216,15 @@ def _cpu_signature() -> str:
 
 def blas_identity() -> str:
     """Which BLAS the generated code links (package, version, library path)."""
+    lib = cc.blas_library()
+    if lib is None:
+        return "none (C loops)"
     try:
         from importlib.metadata import version
 
-        import scipy_openblas32
-
-        return f"scipy-openblas32 {version('scipy-openblas32')} {scipy_openblas32.get_lib_dir()}"
+        return f"scipy-openblas32 {version('scipy-openblas32')} {lib[0]}/lib{lib[1]}.so"
     except Exception:  # noqa: BLE001
-        return "none"
+        return f"scipy-openblas32 ? {lib[0]}"
 
 
 def key_parts(source: str) -> dict[str, str]:
@@ -335,8 +336,6 @@ def _build_private(key, parts, source, features) -> LoadedModule:
 
 
 def _build_into(d: str, key: str, parts, source: str, features, name) -> str:
-    with open(os.path.join(d, "src.c"), "w", encoding="utf-8") as fh:
-        fh.write(source)
     return cc.build(source, module_name(key), d, features)
 
 

@@ -7,6 +7,7 @@ with a short message and the path of the saved source, never a wall of compiler 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -41,7 +42,15 @@ class CompileError(RuntimeError):
 
 @functools.lru_cache(maxsize=1)
 def compiler() -> tuple[str, str]:
-    """(absolute path, first line of --version) of the C compiler, or CompileError."""
+    """(absolute path, version line) of the C compiler, or CompileError."""
+    path, version, _ = _probe()
+    return path, version
+
+
+@functools.lru_cache(maxsize=1)
+def _probe() -> tuple[str, str, str]:
+    """Run the compiler driver once (-E -v on an empty file): its path, its version line and
+    the internal command line, where -march=native appears resolved."""
     cc = options.cc
     parts = shlex.split(cc)
     path = shutil.which(parts[0]) if parts else None
@@ -50,13 +59,16 @@ def compiler() -> tuple[str, str]:
             f"no C compiler found (looked for {cc!r}; set CC or install gcc). "
             "Run `ccgrad doctor` for a diagnosis, or use function(..., mode='py') to run without C."
         )
+    march = [f for f in _flag_words() if f.startswith("-m")]
     try:
-        out = subprocess.run([path, *parts[1:], "--version"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout
+        out = subprocess.run([path, *parts[1:], *march, "-E", "-v", "-x", "c", os.devnull],
+                             capture_output=True, text=True, timeout=30, check=False).stderr
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CompileError(f"cannot run the C compiler {path}: {exc}") from exc
-    version = out.splitlines()[0].strip() if out else "unknown"
-    return path, version
+    lines = out.splitlines()
+    version = next((ln.strip() for ln in lines if " version " in ln and not ln.startswith(" ")), "unknown")
+    internal = next((ln for ln in lines if " -march=" in ln or "cc1" in ln), "")
+    return path, version, internal
 
 
 def _default_flags() -> list[str]:
@@ -67,11 +79,15 @@ def _default_flags() -> list[str]:
     return flags
 
 
+def _flag_words() -> list[str]:
+    return shlex.split(options.cflags) if options.cflags else _default_flags()
+
+
 @functools.lru_cache(maxsize=1)
 def cflags() -> tuple[str, ...]:
     """Compile flags: CCGRAD_CFLAGS when set, else -O3 -march=native (-O1 for test builds),
     plus the vector-math declarations the C library supports."""
-    flags = shlex.split(options.cflags) if options.cflags else _default_flags()
+    flags = _flag_words()
     if "-ffast-math" in flags or "-Ofast" in flags:
         raise CompileError("-ffast-math/-Ofast change results and process-wide FPU flags; remove them from CCGRAD_CFLAGS")
     mvec = libmvec_level()
@@ -98,18 +114,12 @@ def libmvec_level() -> int:
 
 @functools.lru_cache(maxsize=1)
 def target() -> str:
-    """The CPU target the flags resolve to (e.g. 'march=znver3' plus a hash of the enabled
-    instruction-set options), so an entry never loads on a CPU it was not built for."""
-    path, _ = compiler()
-    flags = [f for f in cflags() if f.startswith(("-m", "-O"))]
-    try:
-        out = subprocess.run([path, *flags, "-Q", "--help=target"], capture_output=True, text=True,
-                             timeout=30, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    march = re.search(r"^\s*-march=\s*(\S+)", out, re.M)
-    enabled = sorted(re.findall(r"^\s*(-m[\w.-]+)\s+\[enabled\]", out, re.M))
-    digest = hashlib.sha256(" ".join(enabled).encode()).hexdigest()[:16]
+    """The CPU target the flags resolve to (e.g. 'x86_64/march=znver3/isa=<hash of the -m
+    options the compiler enables>'), so an entry never loads on a CPU it was not built for."""
+    internal = _probe()[2]
+    march = re.search(r" -march=(\S+)", internal)
+    isa = sorted(set(re.findall(r" (-m[\w.=-]+)", internal)))
+    digest = hashlib.sha256(" ".join(isa).encode()).hexdigest()[:16]
     return f"{platform.machine()}/march={march.group(1) if march else 'default'}/isa={digest}"
 
 
@@ -123,10 +133,31 @@ def cffi_version() -> str:
     return version("cffi")
 
 
+@functools.lru_cache(maxsize=1)
+def blas_library() -> tuple[str, str] | None:
+    """(library dir, link name) of scipy-openblas32, or None (matrix products then use C loops)."""
+    if not options.blas:
+        return None
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return None
+    libdir = scipy_openblas32.get_lib_dir()
+    return libdir, scipy_openblas32.get_library()
+
+
+def blas_enabled() -> bool:
+    return blas_library() is not None
+
+
 def libraries(features: tuple[str, ...]) -> list[str]:
     libs = ["-lm"]
     if libmvec_level() and "-DCCG_MVEC=0" not in cflags():
         libs.append("-lmvec")
+    if "blas" in features:
+        lib = blas_library()
+        if lib is not None:
+            libs += [f"-L{lib[0]}", f"-l{lib[1]}", f"-Wl,-rpath,{lib[0]}"]
     return libs
 
 
@@ -136,36 +167,75 @@ def libraries(features: tuple[str, ...]) -> list[str]:
 def build(source: str, module_name: str, build_dir: str, features: tuple[str, ...] = ()) -> str:
     """Compile `source` into the extension module `module_name` inside `build_dir`.
 
-    Returns the path of the built file.  Writes `<module>.c` (cffi's full module source) and,
-    on failure, `compile.log`, then raises CompileError naming them.
+    Two translation units, compiled concurrently and linked into one file: the kernel
+    (`src.c`: our source, no Python headers, at the optimisation flags) and cffi's module
+    wrapper (`<module>.c`, generated with make_c_source from the ABI declarations, at -O1: it
+    only converts arguments).  Returns the path of the built file; on failure writes
+    `compile.log` and raises CompileError naming the sources.
     """
     from cffi.recompiler import make_c_source
 
+    from ccgrad.lower import abi_cdef
+
     path, _ = compiler()
-    c_path = os.path.join(build_dir, module_name + ".c")
+    cc_extra = shlex.split(options.cc)[1:]
+    kernel_c = os.path.join(build_dir, "src.c")
+    if not os.path.exists(kernel_c):
+        with open(kernel_c, "w", encoding="utf-8") as fh:
+            fh.write(source)
+    wrapper_c = os.path.join(build_dir, module_name + ".c")
     with _FFI_LOCK:
-        make_c_source(_ffi(), module_name, source, c_path)
+        make_c_source(_ffi(), module_name, "#include <stdint.h>\n" + abi_cdef(), wrapper_c)
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     out_path = os.path.join(build_dir, module_name + suffix)
     inc = sysconfig.get_paths()["include"]
-    cmd = [path, *shlex.split(options.cc)[1:], *cflags(), "-shared", f"-I{inc}", c_path, "-o", out_path,
-           *libraries(features)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise CompileError(f"the C compiler timed out after 600 s; source kept at {c_path}", c_path) from exc
-    except OSError as exc:
-        raise CompileError(f"cannot run the C compiler: {exc}; source kept at {c_path}", c_path) from exc
+    flags = list(cflags())
+    wrapper_flags = [f for f in flags if not f.startswith("-O")] + ["-O1"]
+    steps = [
+        [path, *cc_extra, *flags, "-c", kernel_c, "-o", kernel_c[:-2] + ".o"],
+        [path, *cc_extra, *wrapper_flags, f"-I{inc}", "-c", wrapper_c, "-o", wrapper_c[:-2] + ".o"],
+    ]
+    link = [path, *cc_extra, *[f for f in flags if f.startswith(("-m", "-f"))], "-shared",
+            kernel_c[:-2] + ".o", wrapper_c[:-2] + ".o", "-o", out_path, *libraries(features)]
+    log: list[str] = []
+    ok = _run_parallel(steps, log) and _run_parallel([link], log)
     log_path = os.path.join(build_dir, "compile.log")
     with open(log_path, "w", encoding="utf-8") as fh:
-        fh.write(" ".join(shlex.quote(c) for c in cmd) + "\n\n" + proc.stdout + proc.stderr)
-    if proc.returncode != 0 or not os.path.exists(out_path):
-        first = _first_error(proc.stderr + proc.stdout)
+        fh.write("\n".join(log))
+    if not ok or not os.path.exists(out_path):
+        first = _first_error("\n".join(log))
         raise CompileError(
-            f"C compilation failed: {first}\n  generated source: {c_path}\n  full compiler output: {log_path}",
-            c_path, log_path,
+            f"C compilation failed: {first}\n  generated source: {kernel_c}\n  full compiler output: {log_path}",
+            kernel_c, log_path,
         )
+    for obj in (kernel_c[:-2] + ".o", wrapper_c[:-2] + ".o"):
+        with contextlib.suppress(OSError):
+            os.unlink(obj)
     return out_path
+
+
+def _run_parallel(cmds: list[list[str]], log: list[str]) -> bool:
+    """Run compiler commands concurrently; append each command and its output to `log`."""
+    procs = []
+    try:
+        for cmd in cmds:
+            procs.append((cmd, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    except OSError as exc:
+        for _, p in procs:
+            p.kill()
+        raise CompileError(f"cannot run the C compiler: {exc}") from exc
+    ok = True
+    for cmd, p in procs:
+        try:
+            out, _ = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+            out += "\n(the compiler timed out after 600 s)"
+            ok = False
+        log.append(" ".join(shlex.quote(c) for c in cmd) + "\n" + out)
+        ok = ok and p.returncode == 0
+    return ok
 
 
 _FFI_LOCK = threading.Lock()

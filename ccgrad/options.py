@@ -22,6 +22,7 @@ class Options:
     lock: bool  # CCGRAD_LOCK=0 disables the per-key build lock (duplicate builds allowed)
     cache_max_bytes: int  # CCGRAD_CACHE_MAX_SIZE, bytes (default 2 GiB)
     test_build: bool  # CCGRAD_TEST_BUILD=1: build at -O1 (part of the key) for fast test runs
+    blas: bool  # CCGRAD_BLAS=0: matrix products in plain C loops instead of scipy-openblas32
 
 
 def _read_options() -> Options:
@@ -37,6 +38,7 @@ def _read_options() -> Options:
         lock=env.get("CCGRAD_LOCK", "1") not in ("0", "off", "false"),
         cache_max_bytes=int(env.get("CCGRAD_CACHE_MAX_SIZE", str(2 << 30))),
         test_build=env.get("CCGRAD_TEST_BUILD", "") not in ("", "0"),
+        blas=env.get("CCGRAD_BLAS", "1") not in ("0", "off", "false"),
     )
 
 

@@ -3,7 +3,28 @@
 It owns naming (deterministic, from topological position), input unpacking and checks, the
 memory plan (slots reused when their values die, in place when an elementwise output can take a
 dying input's buffer), errors (`ctx.check`) and output hand-off.  Ops emit their own statements
-through it (`op.c_code(ctx, node, ins) -> [CVal]`); elementwise loop nests come from loops.py.
+through it; elementwise loop nests come from loops.py, reductions from reductions.py.
+
+How an op emits C (`Op.c_code(self, ctx, node, ins) -> list[CVal]`, next to its other facts):
+
+- `ins[i]` is a CVal (values.py) for node.inputs[i]: `ptr` (a `T *` C expression, or None for a
+  register scalar), `shape`/`strides` (C expressions; strides count elements and may be
+  negative or 0 for broadcast axes), `scalar` (0-d values and broadcast scalars), `at(idx)`
+  (element expression), `value()` (0-d), `runtime_contiguous()`.  Inputs can have any layout.
+  Use `ctx.materialize(v)` when a pointer is needed, `ctx.cast(v, dtype)` for a converted copy.
+- Results: `ctx.alloc(node, i, shape_exprs, reuse=[...])` gives a fresh C-contiguous CVal for
+  output i (written straight into the caller's buffer when it is a function output);
+  `ctx.scalar(node, i, init)` a register for a 0-d output; or return a *view*: a new CVal over
+  an input's memory with `base=` the input's base (no copy; the memory plan keeps it alive).
+  Never write into an input's memory.
+- Statements: `ctx.line(text)`, `with ctx.loop(var, stop):`, `with ctx.if_(cond) as s:` /
+  `with ctx.else_(s):`, `with ctx.block():`, `ctx.name(prefix)` for fresh identifiers,
+  `ctx.scratch(dtype, shape)` for work buffers, `ctx.define(key, text)` for top-level helpers.
+- Checks: `ctx.check(cond, code, printf_format, *int64_args, arg=, axis=, expected=, got=)`;
+  codes 1 shape (ValueError), 2 index (IndexError), 3 value (ValueError), 4 memory, 5 internal.
+  Write `{in:K}` in a message to name function input K (ctx.dim_name(shape_expr) describes
+  where a length comes from).  Every check the generated code relies on must be emitted: no
+  out-of-bounds access for any input, whatever its values.
 """
 
 from __future__ import annotations
@@ -61,7 +82,7 @@ class Emitter:
         """A fresh C identifier: prefix followed by a per-prefix counter."""
         k = self._counter.get(prefix, 0)
         self._counter[prefix] = k + 1
-        return f"{prefix}{k}"
+        return f"{prefix}_{k}"  # fixed names (x0, s0, w0) never contain '_<digits>' at the end
 
     def line(self, text: str) -> None:
         self._stack[-1].add(Line(text))
@@ -215,6 +236,55 @@ class Emitter:
         self.line(f"{ctype} *{name} = ({ctype} *){slot};")
         return CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True, base=slot)
 
+    def scratch(self, dtype: str, shape: list[str]) -> CVal:
+        """A C-contiguous work buffer that is not a graph value (freed at the end of the call)."""
+        ctype = dtypes.c_type(dtype)
+        slot = f"w{len(self.slots)}"
+        self.slots.append(slot)
+        self.declare(f"char *{slot} = NULL;")
+        self.declare(f"int64_t {slot}_cap = 0;")
+        nbytes = self.name("nb")
+        self.line(f"const int64_t {nbytes} = {self._nbytes_expr(shape, ctype)};")
+        self.check(f"{nbytes} >= 0 && ccg_ensure(&{slot}, &{slot}_cap, {nbytes})", ERR_MEMORY,
+                   "cannot allocate %lld bytes", nbytes)
+        name = self.name("b")
+        self.line(f"{ctype} *{name} = ({ctype} *){slot};")
+        return CVal(dtype, len(shape), ptr=name, shape=list(shape), strides=row_major_strides(list(shape)),
+                    contiguous=True, base=slot)
+
+    def materialize(self, val: CVal) -> CVal:
+        """`val` with a data pointer (register scalars broadcast to an array are written out)."""
+        if val.ptr is not None:
+            return val
+        out = self.scratch(val.dtype, list(val.shape))
+        from ccgrad.lower.loops import emit_copy
+
+        emit_copy(self, out, val)
+        return out
+
+    def cast(self, val: CVal, dtype: str) -> CVal:
+        """`val` converted to `dtype` (a contiguous copy when the dtype differs)."""
+        if val.dtype == dtype:
+            return val
+        from ccgrad.lower.loops import emit_elementwise
+        from ccgrad.ops.elemwise import c_cast
+
+        out = self.scratch(dtype, list(val.shape))
+        pattern = tuple(None for _ in val.shape)
+        emit_elementwise(self, [out], [val], [pattern], lambda e: ([], [c_cast(e[0], val.dtype, dtype)]))
+        return out
+
+    def use_blas(self) -> bool:
+        """Paste the matrix-product helpers; True when they call BLAS."""
+        from ccgrad import _paths
+        from ccgrad.compile import blas_enabled
+
+        on = blas_enabled()
+        self.features.add("blas" if on else "matmul")
+        text = ("#define CCG_USE_BLAS 1\n" if on else "") + _paths.read_csrc("ccgrad_blas.h")
+        self.define("~blas", text)
+        return on
+
     def scalar(self, node: Apply, index: int, init: str | None = None) -> CVal:
         """A register for a 0-d output of `node`; `init` assigns it at once."""
         var = node.outputs[index]
@@ -307,14 +377,14 @@ class Emitter:
                 d, s = f"x{i}_n{a}", f"x{i}_s{a}"
                 self.line(f"const int64_t {d} = inputs[{i}].shape[{a}];")
                 self.check(f"inputs[{i}].strides[{a}] % (int64_t)sizeof({ctype}) == 0", ERR_INTERNAL,
-                           "argument {in:%d} is not aligned" % i, arg=i, axis=a)
+                           f"argument {{in:{i}}} is not aligned", arg=i, axis=a)
                 self.line(f"const int64_t {s} = inputs[{i}].strides[{a}] / (int64_t)sizeof({ctype});")
                 self.shape_origin[d] = (i, a)
                 want = v.type.shape[a]
                 if want is not None:
                     self.check(f"{d} == {want}", ERR_SHAPE,
-                               "argument {in:%d} must have length %d on axis %d (static shape), got %%lld"
-                               % (i, want, a), d, arg=i, axis=a, expected=str(want), got=d)
+                               f"argument {{in:{i}}} must have length {want} on axis {a} (static shape), "
+                               "got %lld", d, arg=i, axis=a, expected=str(want), got=d)
                     d = str(want) if want == 1 else d
                 shape.append(d)
                 strides.append("0" if want == 1 else s)

@@ -39,10 +39,12 @@ def broadcast_shape(ctx, op_name: str, ins: list[CVal], patterns: list[tuple[int
 
 
 def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tuple[int | None, ...]],
-                     body: BodyFn) -> None:
-    """Fill the C-contiguous `outs` (all of one shape) from `ins` through `body`."""
-    out0 = outs[0]
+                     body: BodyFn, shape: list[str] | None = None) -> None:
+    """Fill the C-contiguous `outs` (all of one shape) from `ins` through `body`.  With no
+    outputs, `shape` gives the loop space (the body then works by side effect)."""
+    out0 = outs[0] if outs else CVal("int64", len(shape), ptr="0", shape=list(shape))
     ndim = out0.ndim
+    ins = [broadcast_view(v, p) for v, p in zip(ins, patterns)]
     if ndim == 0:
         stmts, exprs = body([v.value() for v in ins])
         for s in stmts:
@@ -71,7 +73,7 @@ def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tupl
         ctx.line(f"const int64_t {n} = {out0.size()};")
         cond = " && ".join(ins[i].runtime_contiguous() for i in full if ins[i].runtime_contiguous() != "1")
         if partial:
-            _strided(ctx, outs, ins, loads, body, ndim)
+            _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
             return
         if not cond:
             _flat(ctx, outs, ins, loads, full, body, n)
@@ -79,7 +81,19 @@ def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tupl
         with ctx.if_(cond) as branch:
             _flat(ctx, outs, ins, loads, full, body, n)
         with ctx.else_(branch):
-            _strided(ctx, outs, ins, loads, body, ndim)
+            _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
+
+
+def broadcast_view(v: CVal, pattern) -> CVal:
+    """`v` read with stride 0 along its broadcastable axes (static length 1): whatever stride
+    the memory has there, every output index along such an axis reads element 0."""
+    if v.ndim == 0 or not any(p == 1 for p in pattern) or v.scalar is not None:
+        return v
+    strides = ["0" if p == 1 else s for p, s in zip(pattern, v.strides)]
+    shape = ["1" if p == 1 else d for p, d in zip(pattern, v.shape)]
+    return CVal(v.dtype, v.ndim, ptr=v.ptr, shape=shape, strides=strides, scalar=v.scalar,
+                contiguous=v.contiguous and strides == v.strides, contig_flag=v.contig_flag if strides == v.strides
+                else None, base=v.base)
 
 
 def _flat(ctx, outs, ins, loads, full, body, n) -> None:
@@ -110,12 +124,12 @@ def _flat(ctx, outs, ins, loads, full, body, n) -> None:
             ctx.line(f"{p}[{idx}] = {e};")
 
 
-def _strided(ctx, outs, ins, loads, body, ndim) -> None:
+def _strided(ctx, outs, ins, loads, body, ndim, shape_of) -> None:
     """Nested loops with per-operand strides (broadcast axes have stride 0)."""
     k = ctx.name("k")
     ctx.line(f"int64_t {k} = 0;")
     idx = [ctx.name("i") for _ in range(ndim)]
-    shape = outs[0].shape
+    shape = shape_of
     stack = []
     for a in range(ndim):
         cm = ctx.loop(idx[a], shape[a])
@@ -215,6 +229,7 @@ def emit_fused_node(ctx, node, ins: list[CVal]) -> list[CVal]:
 
     kind, axes = op.reduce
     space = broadcast_shape(ctx, str(op), ins, patterns, ndim) if ndim else []
+    ins = [broadcast_view(v, p) for v, p in zip(ins, patterns)]
     # Hoist broadcast-everywhere inputs; decide whether a flat contiguous walk is possible.
     loads: list[str | None] = [None] * len(ins)
     full, partial = [], []
@@ -244,3 +259,20 @@ def emit_fused_node(ctx, node, ins: list[CVal]) -> list[CVal]:
             return stmts, exprs[0]
 
     return [emit_reduction(ctx, node, 0, space, tuple(axes), kind, element, op.value_dtype, flat_ok, flat)]
+
+
+def emit_lanes(ctx, shape: list[str], axis: int, body) -> None:
+    """Loop over every index of `shape` except `axis`; body(idx) emits code for one lane, with
+    idx[axis] == "0" (the lane's start) and the other entries the loop variables."""
+    idx = [ctx.name("l") for _ in shape]
+    managers = []
+    for a, d in enumerate(shape):
+        if a == axis:
+            continue
+        cm = ctx.loop(idx[a], d)
+        cm.__enter__()
+        managers.append(cm)
+    idx[axis] = "0"
+    body(idx)
+    for cm in reversed(managers):
+        cm.__exit__(None, None, None)

@@ -21,31 +21,6 @@ def dimshuffle_c(ctx, node, ins):
 PENDING = {"DimShuffle": dimshuffle_c}
 
 
-def reduce_c(ctx, node, ins):
-    from ccgrad.lower.reductions import emit_reduction
-
-    x = ins[0]
-    xv = node.inputs[0]
-
-    def element(idx):
-        return [], x.at(idx)
-
-    flat_ok = "0"
-    flat = None
-    if x.ptr is not None and len(node.op.axis) == xv.ndim and xv.ndim > 0:
-        flat_ok = x.runtime_contiguous()
-
-        def flat(i):
-            return [], f"{x.ptr}[{i}]"
-
-    if xv.ndim == 0:
-        from ccgrad.ops.elemwise import c_cast
-
-        return [CVal(node.outputs[0].dtype, 0, scalar=c_cast(x.value(), xv.dtype, node.outputs[0].dtype))]
-    return [emit_reduction(ctx, node, 0, list(x.shape), tuple(node.op.axis), node.op.kind, element,
-                           xv.dtype, flat_ok, flat)]
-
-
 def shape_c(ctx, node, ins):
     x = ins[0]
     n = len(x.shape)
@@ -68,10 +43,6 @@ def specify_shape_like_c(ctx, node, ins):
                       f"variable it is paired with ({ctx.dim_name(r) or 'value'}) has length %lld", d, r,
                       axis=a, expected=r, got=d)
     return [x]
-
-
-def identity_c(ctx, node, ins):
-    return [ins[0]]
 
 
 def alloc_c(ctx, node, ins):
@@ -110,10 +81,8 @@ def alloc_c(ctx, node, ins):
 
 
 PENDING.update({
-    "Reduce": reduce_c,
     "Shape": shape_c,
     "ShapeI": shape_i_c,
     "SpecifyShapeLike": specify_shape_like_c,
-    "GradientBlock": identity_c,
     "Alloc": alloc_c,
 })

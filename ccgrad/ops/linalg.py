@@ -112,6 +112,31 @@ class Dot(Op):
     def pp(self, node, args):
         return f"dot({args[0]}, {args[1]})"
 
+    def c_code(self, ctx, node, ins):
+        """BLAS gemm/gemv/dot for floats (C loops for integers or without BLAS)."""
+        out_dt = node.outputs[0].dtype
+        a, b = (ctx.cast(ctx.materialize(v), out_dt) for v in ins)
+        ctx.use_blas()
+        sfx = _C_SUFFIX[out_dt]
+        ka, kb = a.shape[-1], b.shape[0]
+        if ka != kb:
+            ctx.check(f"{ka} == {kb}", 1, "dot: inner dimensions differ: first operand has length %lld on its "
+                      "last axis, second has %lld on its first", ka, kb, expected=ka, got=kb)
+        if a.ndim == 1 and b.ndim == 1:
+            out = ctx.scalar(node, 0)
+            ctx.line(f"ccg_dotv_{sfx}({ka}, {a.ptr}, {a.strides[0]}, {b.ptr}, {b.strides[0]}, &{out.scalar});")
+            return [out]
+        m, sa0, sa1 = ("1", "0", a.strides[0]) if a.ndim == 1 else (a.shape[0], a.strides[0], a.strides[1])
+        n, sb0, sb1 = ("1", b.strides[0], "0") if b.ndim == 1 else (b.shape[1], b.strides[0], b.strides[1])
+        shape = ([] if a.ndim == 1 else [a.shape[0]]) + ([] if b.ndim == 1 else [b.shape[1]])
+        out = ctx.alloc(node, 0, shape)
+        ctx.check(f"ccg_gemm_{sfx}({m}, {n}, {ka}, {a.ptr}, {sa0}, {sa1}, {b.ptr}, {sb0}, {sb1}, {out.ptr}) == 0",
+                  4, "dot: cannot allocate a temporary")
+        return [out]
+
+
+_C_SUFFIX = {"float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16", "int32": "i32",
+             "int64": "i64", "uint8": "u8", "bool": "b"}
 
 _DOT = Dot()
 
@@ -202,6 +227,47 @@ class MatMul(Op):
 
     def pp(self, node, args):
         return f"matmul({args[0]}, {args[1]})"
+
+    def c_code(self, ctx, node, ins):
+        """One gemm per matrix of the broadcast batch."""
+        out_dt = node.outputs[0].dtype
+        a, b = (ctx.cast(ctx.materialize(v), out_dt) for v in ins)
+        va, vb = node.inputs
+        ctx.use_blas()
+        sfx = _C_SUFFIX[out_dt]
+        nb = va.ndim - 2
+        ka, kb = a.shape[-1], b.shape[-2]
+        if ka != kb:
+            ctx.check(f"{ka} == {kb}", 1, "matmul: inner dimensions differ: %lld and %lld", ka, kb)
+        batch = []
+        for ax in range(nb):
+            sa, sb = va.type.shape[ax], vb.type.shape[ax]
+            if sa == 1:
+                batch.append(b.shape[ax])
+            elif sb == 1:
+                batch.append(a.shape[ax])
+            else:
+                if a.shape[ax] != b.shape[ax]:
+                    ctx.check(f"{a.shape[ax]} == {b.shape[ax]}", 1,
+                              f"matmul: batch axis {ax} differs: %lld and %lld", a.shape[ax], b.shape[ax])
+                batch.append(a.shape[ax])
+        m, n = a.shape[-2], b.shape[-1]
+        out = ctx.alloc(node, 0, batch + [m, n])
+        idx = [ctx.name("bi") for _ in range(nb)]
+        managers = []
+        for ax in range(nb):
+            cm = ctx.loop(idx[ax], batch[ax])
+            cm.__enter__()
+            managers.append(cm)
+        off_a = " + ".join(f"{i} * {s}" for i, s in zip(idx, a.strides[:nb])) or "0"
+        off_b = " + ".join(f"{i} * {s}" for i, s in zip(idx, b.strides[:nb])) or "0"
+        off_o = " + ".join(f"{i} * {s}" for i, s in zip(idx, out.strides[:nb])) or "0"
+        ctx.check(f"ccg_gemm_{sfx}({m}, {n}, {ka}, {a.ptr} + ({off_a}), {a.strides[-2]}, {a.strides[-1]}, "
+                  f"{b.ptr} + ({off_b}), {b.strides[-2]}, {b.strides[-1]}, {out.ptr} + ({off_o})) == 0",
+                  4, "matmul: cannot allocate a temporary")
+        for cm in reversed(managers):
+            cm.__exit__(None, None, None)
+        return [out]
 
 
 _MATMUL = MatMul()

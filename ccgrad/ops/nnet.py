@@ -72,6 +72,49 @@ class _SoftmaxBase(Op):
             return f"{self.name}({args[0]})"
         return f"{self.name}({args[0]}, axis={self.axis})"
 
+    def c_code(self, ctx, node, ins):
+        """Per lane along the axis: max (finite maxima only), sum of exp(x - max), then the
+        normalized values; accumulation in double."""
+        from ccgrad.lower.loops import emit_lanes
+
+        out_dt = node.outputs[0].dtype
+        x = ctx.cast(ctx.materialize(ins[0]), out_dt)
+        out = ctx.alloc(node, 0, list(x.shape))
+        ax = self.axis
+        n = x.shape[ax]
+        sx, so = x.strides[ax], out.strides[ax]
+        f = "f" if out_dt == "float32" else ""
+        ct = dtypes.c_type(out_dt)
+        is_log = isinstance(self, LogSoftmax)
+
+        def lane(idx):
+            xl, ol = ctx.name("xl"), ctx.name("ol")
+            k, m, acc = ctx.name("k"), ctx.name("m"), ctx.name("s")
+            off_x = " + ".join(f"{i} * {st}" for i, st in zip(idx, x.strides) if i != "0") or "0"
+            off_o = " + ".join(f"{i} * {st}" for i, st in zip(idx, out.strides) if i != "0") or "0"
+            ctx.line(f"const {ct} *{xl} = {x.ptr} + ({off_x});")
+            ctx.line(f"{ct} *{ol} = {out.ptr} + ({off_o});")
+            ctx.line(f"{ct} {m} = -({ct})INFINITY;")
+            with ctx.loop(k, n):
+                ctx.line(f"{m} = ccg_max_{'f32' if f else 'f64'}({m}, {xl}[{k} * {sx}]);")
+            ctx.line(f"if (!isfinite({m})) {m} = 0;")
+            ctx.line(f"double {acc} = 0;")
+            with ctx.loop(k + "e", n):
+                e = f"exp{f}({xl}[{k}e * {sx}] - {m})"
+                if is_log:
+                    ctx.line(f"{acc} += {e};")
+                else:
+                    ctx.line(f"{ol}[{k}e * {so}] = {e};")
+                    ctx.line(f"{acc} += {ol}[{k}e * {so}];")
+            with ctx.loop(k + "n", n):
+                if is_log:
+                    ctx.line(f"{ol}[{k}n * {so}] = ({ct})(({xl}[{k}n * {sx}] - {m}) - ({ct})log({acc}));")
+                else:
+                    ctx.line(f"{ol}[{k}n * {so}] = ({ct})({ol}[{k}n * {so}] / ({ct}){acc});")
+
+        emit_lanes(ctx, list(x.shape), ax, lane)
+        return [out]
+
 
 class Softmax(_SoftmaxBase):
     """exp(x) / sum(exp(x)) along `axis`, computed as exp(x - max) / sum(exp(x - max))."""
@@ -198,6 +241,42 @@ class OneHot(Op):
 
     def jvp(self, node, tangents):
         return [None]
+
+    def c_code(self, ctx, node, ins):
+        from ccgrad.lower.loops import emit_elementwise
+
+        idx, depth = ins
+        d = ctx.name("depth")
+        ctx.line(f"const int64_t {d} = (int64_t)({depth.value()});")
+        ctx.check(f"{d} >= 0", 3, "one_hot: negative number of classes %lld", d)
+        out = ctx.alloc(node, 0, list(idx.shape) + [d])
+        i = ctx.name("oh")
+        with ctx.loop(i, out.size()):
+            ctx.line(f"{out.ptr}[{i}] = 0;")
+        # one pass over the indices: check the range, set the 1
+        iv = ctx.materialize(idx)
+        k = ctx.name("k")
+        shape = list(iv.shape)
+        pattern = tuple(None for _ in shape)
+        flat = ctx.name("f")
+        ctx.line(f"int64_t {flat} = 0;")
+
+        def body(e):
+            v = ctx.name("v")
+            return ([f"const int64_t {v} = (int64_t)({e[0]});",
+                     f"if ({v} < 0 || {v} >= {d}) {{ ccg_fail(err, 3, -1, -1, {d}, {v}, "
+                     f"\"one_hot: class index %lld is out of range for %lld classes\", (long long){v}, "
+                     f"(long long){d}); goto fail; }}",
+                     f"{out.ptr}[{flat} * {d} + {v}] = 1;", f"{flat}++;"], [])
+
+        _ = k
+        if not shape:
+            stmts, _unused = body([iv.value()])
+            for s_ in stmts:
+                ctx.line(s_)
+        else:
+            emit_elementwise(ctx, [], [iv], [pattern], body, shape=shape)
+        return [out]
 
     def batch(self, node, inputs, batched):
         if batched[1]:

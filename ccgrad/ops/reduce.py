@@ -161,6 +161,27 @@ class Reduce(Op):
         axes = tuple(a + 1 for a in self.axis) if batched[0] else self.axis
         return [Reduce(self.kind, axes).make_node(x).outputs[0]], [batched[0]]
 
+    def c_code(self, ctx, node, ins):
+        """One loop nest over x; a full reduction of a contiguous x is one flat simd loop."""
+        from ccgrad.lower.reductions import emit_reduction
+        from ccgrad.lower.values import CVal
+        from ccgrad.ops.elemwise import c_cast
+
+        x = ins[0]
+        xv = node.inputs[0]
+        out_dt = node.outputs[0].dtype
+        if xv.ndim == 0:
+            return [CVal(out_dt, 0, scalar=c_cast(x.value(), xv.dtype, out_dt))]
+        flat_ok, flat = "0", None
+        if x.ptr is not None and len(self.axis) == xv.ndim:
+            flat_ok = x.runtime_contiguous()
+
+            def flat(i):
+                return [], f"{x.ptr}[{i}]"
+
+        return [emit_reduction(ctx, node, 0, list(x.shape), self.axis, self.kind,
+                               lambda idx: ([], x.at(idx)), xv.dtype, flat_ok, flat)]
+
     def pp(self, node, args):
         x = node.inputs[0]
         if self.axis == tuple(range(x.ndim)):
@@ -340,6 +361,54 @@ class ArgReduce(Op):
 
     def jvp(self, node, tangents):
         return [None]
+
+    def c_code(self, ctx, node, ins):
+        """For each kept index: walk the reduced axes in C order, keeping the first extremum
+        (a NaN wins, as in numpy)."""
+        from ccgrad.lower.loops import emit_lanes  # noqa: F401  (loops for the kept axes below)
+
+        x = ctx.materialize(ins[0])
+        xv = node.inputs[0]
+        red = [a for a in self.axis]
+        kept = [a for a in range(xv.ndim) if a not in red]
+        n_red = " * ".join(x.shape[a] for a in red) or "1"
+        ctx.check(f"({n_red}) > 0", 3, f"{self.kind}: attempt to get {self.kind} of an empty sequence")
+        out = ctx.alloc(node, 0, [x.shape[a] for a in kept]) if kept else ctx.scalar(node, 0)
+        cmp = ">" if self.kind == "argmax" else "<"
+        ct = x.ctype
+        idx = [ctx.name("a") for _ in range(xv.ndim)]
+        outer = []
+        for a in kept:
+            cm = ctx.loop(idx[a], x.shape[a])
+            cm.__enter__()
+            outer.append(cm)
+        best, pos, cnt = ctx.name("best"), ctx.name("pos"), ctx.name("cnt")
+        first = {a: "0" for a in red}
+        ctx.line(f"{ct} {best} = {x.at([first.get(a, idx[a]) for a in range(xv.ndim)])};")
+        ctx.line(f"int64_t {pos} = 0, {cnt} = 0;")
+        inner = []
+        for a in red:
+            cm = ctx.loop(idx[a], x.shape[a])
+            cm.__enter__()
+            inner.append(cm)
+        v = ctx.name("v")
+        ctx.line(f"const {ct} {v} = {x.at(idx)};")
+        if xv.dtype in dtypes.FLOATS:
+            cond = f"({v} {cmp} {best} || ({v} != {v} && {best} == {best}))"
+        else:
+            cond = f"({v} {cmp} {best})"
+        ctx.line(f"if ({cond}) {{ {best} = {v}; {pos} = {cnt}; }}")
+        ctx.line(f"{cnt}++;")
+        for cm in reversed(inner):
+            cm.__exit__(None, None, None)
+        if kept:
+            off = " + ".join(f"{idx[a]} * {st}" for a, st in zip(kept, out.strides))
+            ctx.line(f"{out.ptr}[{off}] = {pos};")
+        else:
+            ctx.line(f"{out.scalar} = {pos};")
+        for cm in reversed(outer):
+            cm.__exit__(None, None, None)
+        return [out]
 
     def batch(self, node, inputs, batched):
         axes = tuple(a + 1 for a in self.axis) if batched[0] else self.axis

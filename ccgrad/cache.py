@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ccgrad import compile as cc
-from ccgrad.options import options
+from ccgrad import options as _options
 
 _LOCK = threading.Lock()
 _MEMO: dict[str, LoadedModule] = {}
@@ -64,8 +64,8 @@ def warn_once(tag: str, message: str) -> None:
 
 
 def default_root() -> str:
-    if options.cache_dir:
-        return os.path.abspath(os.path.expanduser(options.cache_dir))
+    if _options.options.cache_dir:
+        return os.path.abspath(os.path.expanduser(_options.options.cache_dir))
     import platformdirs
 
     return platformdirs.user_cache_dir("ccgrad")
@@ -136,6 +136,7 @@ def reset() -> None:
     global _ROOT, _TOOLCHAIN
     _ROOT = None
     _TOOLCHAIN = None
+    cc.reset_caches()
     _MEMO.clear()
     _WARNED.clear()
 
@@ -156,7 +157,7 @@ def toolchain_parts() -> dict[str, str]:
         return _TOOLCHAIN
     path, version = _quick_compiler()
     probe_key = hashlib.sha256(
-        json.dumps([path, _file_id(path), options.cflags, options.test_build, _cpu_signature(),
+        json.dumps([path, _file_id(path), _options.options.cflags, _options.options.test_build, _cpu_signature(),
                     sys.version, cc.FORMAT_VERSION]).encode()
     ).hexdigest()[:32]
     r = root()
@@ -189,7 +190,7 @@ def toolchain_parts() -> dict[str, str]:
 def _quick_compiler() -> tuple[str, str]:
     import shlex
 
-    name = shlex.split(options.cc)[0] if options.cc else "cc"
+    name = shlex.split(_options.options.cc)[0] if _options.options.cc else "cc"
     found = shutil.which(name)
     return (found or name), ""
 
@@ -447,7 +448,7 @@ def _import(key: str, path: str) -> LoadedModule:
 def _key_lock(r: str, key: str) -> Iterator[None]:
     """A per-key lock released by the kernel if the holder dies.  Optional (CCGRAD_LOCK=0):
     without it duplicate builds may happen but exactly one entry is published."""
-    if not options.lock:
+    if not _options.options.lock:
         yield
         return
     path = os.path.join(r, "tmp", f"{key}.lock")

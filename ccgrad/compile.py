@@ -20,7 +20,7 @@ import sys
 import sysconfig
 import threading
 
-from ccgrad.options import options
+from ccgrad import options as _options
 
 # Bump when the layout of generated modules or cache entries changes.
 FORMAT_VERSION = "1"
@@ -51,7 +51,7 @@ def compiler() -> tuple[str, str]:
 def _probe() -> tuple[str, str, str]:
     """Run the compiler driver once (-E -v on an empty file): its path, its version line and
     the internal command line, where -march=native appears resolved."""
-    cc = options.cc
+    cc = _options.options.cc
     parts = shlex.split(cc)
     path = shutil.which(parts[0]) if parts else None
     if path is None:
@@ -72,7 +72,7 @@ def _probe() -> tuple[str, str, str]:
 
 
 def _default_flags() -> list[str]:
-    opt = "-O1" if options.test_build else "-O3"
+    opt = "-O1" if _options.options.test_build else "-O3"
     flags = [opt, "-std=c99", "-fPIC", "-fno-math-errno", "-fopenmp-simd", "-fno-strict-aliasing"]
     if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
         flags.append("-march=native")
@@ -80,7 +80,7 @@ def _default_flags() -> list[str]:
 
 
 def _flag_words() -> list[str]:
-    return shlex.split(options.cflags) if options.cflags else _default_flags()
+    return shlex.split(_options.options.cflags) if _options.options.cflags else _default_flags()
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,6 +123,12 @@ def target() -> str:
     return f"{platform.machine()}/march={march.group(1) if march else 'default'}/isa={digest}"
 
 
+def reset_caches() -> None:
+    """Forget probed toolchain facts (after the environment changed, in tests)."""
+    for fn in (compiler, _probe, cflags, target, blas_library):
+        fn.cache_clear()
+
+
 def python_abi() -> str:
     return f"{sys.implementation.cache_tag}{sysconfig.get_config_var('EXT_SUFFIX') or ''}"
 
@@ -136,7 +142,7 @@ def cffi_version() -> str:
 @functools.lru_cache(maxsize=1)
 def blas_library() -> tuple[str, str] | None:
     """(library dir, link name) of scipy-openblas32, or None (matrix products then use C loops)."""
-    if not options.blas:
+    if not _options.options.blas:
         return None
     try:
         import scipy_openblas32
@@ -178,7 +184,7 @@ def build(source: str, module_name: str, build_dir: str, features: tuple[str, ..
     from ccgrad.lower import abi_cdef
 
     path, _ = compiler()
-    cc_extra = shlex.split(options.cc)[1:]
+    cc_extra = shlex.split(_options.options.cc)[1:]
     kernel_c = os.path.join(build_dir, "src.c")
     if not os.path.exists(kernel_c):
         with open(kernel_c, "w", encoding="utf-8") as fh:

@@ -155,7 +155,7 @@ def toolchain_parts() -> dict[str, str]:
     global _TOOLCHAIN
     if _TOOLCHAIN is not None:
         return _TOOLCHAIN
-    path, version = _quick_compiler()
+    path, _ = _quick_compiler()
     probe_key = hashlib.sha256(
         json.dumps([path, _file_id(path), _options.options.cflags, _options.options.test_build, _cpu_signature(),
                     sys.version, cc.FORMAT_VERSION]).encode()
@@ -224,7 +224,7 @@ def blas_identity() -> str:
         from importlib.metadata import version
 
         return f"scipy-openblas32 {version('scipy-openblas32')} {lib[0]}/lib{lib[1]}.so"
-    except Exception:  # noqa: BLE001
+    except Exception:
         return f"scipy-openblas32 ? {lib[0]}"
 
 

@@ -89,7 +89,8 @@ def cflags() -> tuple[str, ...]:
     plus the vector-math declarations the C library supports."""
     flags = _flag_words()
     if "-ffast-math" in flags or "-Ofast" in flags:
-        raise CompileError("-ffast-math/-Ofast change results and process-wide FPU flags; remove them from CCGRAD_CFLAGS")
+        raise CompileError("-ffast-math/-Ofast change results and process-wide FPU flags; "
+                           "remove them from CCGRAD_CFLAGS")
     mvec = libmvec_level()
     if mvec:
         flags.append(f"-DCCG_MVEC={mvec}")

@@ -268,7 +268,7 @@ def test_missing_compiler_says_so(monkeypatch):
     cc._probe.cache_clear()
     cc.compiler.cache_clear()
     try:
-        with pytest.raises(cc.CompileError, match="no C compiler found.*doctor.*mode='py'"):
+        with pytest.raises(cc.CompileError, match=r"no C compiler found.*doctor.*mode='py'"):
             cc.compiler()
     finally:
         monkeypatch.undo()

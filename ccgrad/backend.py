@@ -83,7 +83,7 @@ class CompiledKernel:
 
 
     def runner(self):
-        """run(values) -> outputs for Python wrappers (values already converted)."""
+        """run(values, offers=None) -> outputs, for Python wrappers (values already converted)."""
         from ccgrad._dispatch import Kernel
 
         names = arg_names(self.inputs)
@@ -94,21 +94,22 @@ class CompiledKernel:
 _MEMO: dict[str, CompiledKernel] = {}
 
 
-def graph_fingerprint(original: FunctionGraph) -> str:
+def graph_fingerprint(original: FunctionGraph, donate: dict[int, int] | None = None) -> str:
     """Identity of an unoptimized graph for this ccgrad and toolchain (the warm-start key)."""
     import ccgrad
     from ccgrad import cache
     from ccgrad.graph import fingerprint
 
-    return fingerprint(original, extra=f"c|{ccgrad.__version__}|{cache.toolchain_digest()}")
+    don = sorted((donate or {}).items())
+    return fingerprint(original, extra=f"c|{ccgrad.__version__}|{cache.toolchain_digest()}|{don}")
 
 
-def lookup(original: FunctionGraph) -> tuple[str, CompiledKernel | None]:
+def lookup(original: FunctionGraph, donate: dict[int, int] | None = None) -> tuple[str, CompiledKernel | None]:
     """(fingerprint, the kernel already built for this unoptimized graph or None): a hit skips
     optimizing, lowering and compiling."""
     from ccgrad import cache
 
-    fp = graph_fingerprint(original)
+    fp = graph_fingerprint(original, donate)
     hit = _MEMO.get(fp)
     if hit is not None:
         return fp, CompiledKernel(original.inputs, hit.signature, hit.hidden, hit.loaded)
@@ -124,13 +125,14 @@ def lookup(original: FunctionGraph) -> tuple[str, CompiledKernel | None]:
     return fp, ck
 
 
-def build(fgraph: FunctionGraph, name: str | None = None, fp: str | None = None) -> CompiledKernel:
+def build(fgraph: FunctionGraph, name: str | None = None, fp: str | None = None,
+          donate: dict[int, int] | None = None) -> CompiledKernel:
     """Lower and build (or load from the cache) the module computing `fgraph`; with `fp`, also
-    remember it under the unoptimized graph's fingerprint."""
+    remember it under the unoptimized graph's fingerprint.  donate: see lower()."""
     from ccgrad import cache
     from ccgrad.lower import lower
 
-    program = lower(fgraph)
+    program = lower(fgraph, donate)
     loaded = cache.get_or_build(program.source, program.features, name=name)
     sig = {"inputs": [list(t) for t in program.inputs], "outputs": [list(t) for t in program.outputs],
            "key": loaded.key}

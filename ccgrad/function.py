@@ -95,10 +95,16 @@ class FunctionMaker:
 
 
 class Function:
-    """A compiled function: f(*values) -> array or list of arrays."""
+    """A compiled function: f(*values) -> array or list of arrays.
+
+    `run(values, offers)` computes the outputs then the updates; `offers` gives, per output, an
+    array the result may be written into (the shared variable's own array for an update, so
+    C updates happen in place; the previous result for Out(borrow=True)), or None.
+    """
 
     def __init__(self, maker: FunctionMaker, inputs: list[Variable], shared: list[SharedVariable],
-                 run, single: bool, name: str | None, allow_input_downcast: bool | None):
+                 run, single: bool, name: str | None, allow_input_downcast: bool | None,
+                 borrow: list[bool] | None = None):
         self.maker = maker
         self.name = name
         self.trust_input = False
@@ -108,7 +114,9 @@ class Function:
         self._single = single
         self._downcast = allow_input_downcast
         self._names = [v.name or f"input {i}" for i, v in enumerate(inputs)]
-        self._lock = threading.Lock() if maker.updates else None
+        self._lock = threading.Lock() if maker.updates or any(borrow or ()) else None
+        self._borrow = list(borrow or [False] * maker.n_outputs)
+        self._last: list = [None] * maker.n_outputs
 
     def __call__(self, *args, **kwargs) -> Any:
         if kwargs:
@@ -124,13 +132,18 @@ class Function:
             values = [v.type.filter(a, name=n, allow_downcast=self._downcast)
                       for v, a, n in zip(self._inputs, args, self._names)]
         if self._lock is None:
-            return self._finish(self._run(values + [s.container[0] for s in self._shared]))
+            return self._finish(self._run(values + [s.container[0] for s in self._shared], None))
         with self._lock:
-            results = self._run(values + [s.container[0] for s in self._shared])
-            n_up = len(self.maker.updates)
-            for (var, _), val in zip(self.maker.updates, results[len(results) - n_up:]):
+            updates = self.maker.updates
+            offers = [last if b else None for last, b in zip(self._last, self._borrow)]
+            offers += [var.container[0] for var, _ in updates]
+            results = self._run(values + [s.container[0] for s in self._shared], offers)
+            n_out = self.maker.n_outputs
+            for (var, _), val in zip(updates, results[n_out:]):
                 var.container[0] = val
-            return self._finish(results[: len(results) - n_up])
+            outs = results[:n_out]
+            self._last = [o if b else None for o, b in zip(outs, self._borrow)]
+            return self._finish(outs)
 
     def _finish(self, outs: list[np.ndarray]):
         outs = outs[: self.maker.n_outputs]
@@ -308,45 +321,41 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
     all_inputs = in_vars + shared
     original = FunctionGraph(all_inputs, roots)
     maker = FunctionMaker(None, original, mode, len(out_vars), update_pairs, optimize)
+    borrow = [isinstance(o, Out) and o.borrow for o in (outputs if isinstance(outputs, list | tuple) else [outputs])]
+    borrow = borrow[: len(out_vars)] if out_vars else []
+    # Updates may be computed in place: output n_out + u may take shared variable u's buffer.
+    donate = {len(out_vars) + u: len(in_vars) + shared.index(var) for u, (var, _) in enumerate(update_pairs)}
     if mode == "c":
-        compiled = _compiled(maker, name)
-        if not shared:
+        compiled = _compiled(maker, name, donate)
+        if not shared and not any(borrow):
             return _c_function(compiled, maker, in_vars, single, name, allow_input_downcast)
         run = compiled.runner()
+    elif mode == "py":
+        run = _py_runner(maker.fgraph)
     else:
-        run = _backend(mode, maker.fgraph, name)
-    return Function(maker, in_vars, shared, run, single, name, allow_input_downcast)
+        run = _debug_runner(maker.fgraph, name, donate)
+    return Function(maker, in_vars, shared, run, single, name, allow_input_downcast, borrow)
 
 
-def _compiled(maker: FunctionMaker, name: str | None):
+def _compiled(maker: FunctionMaker, name: str | None, donate: dict[int, int] | None = None):
     """The C build for maker's graph: found by the unoptimized graph's fingerprint (no
     optimizing or lowering), else optimized, lowered, built and remembered."""
     from ccgrad import backend
 
-    fp, hit = backend.lookup(maker.original_fgraph) if maker._optimize else (None, None)
+    fp, hit = backend.lookup(maker.original_fgraph, donate) if maker._optimize else (None, None)
     if hit is not None:
         return hit
-    return backend.build(maker.fgraph, name, fp)
+    return backend.build(maker.fgraph, name, fp, donate)
 
 
-def _backend(mode: str, fgraph: FunctionGraph, name: str | None):
-    if mode == "py":
-        return _py_runner(fgraph)
-    if mode == "c":
-        from ccgrad import backend
-
-        return backend.build(fgraph, name).runner()
-    return _debug_runner(fgraph, name)
-
-
-def _debug_runner(fgraph: FunctionGraph, name: str | None):
+def _debug_runner(fgraph: FunctionGraph, name: str | None, donate: dict[int, int] | None = None):
     """Run the C build and the numpy reference; raise on any disagreement (Theano's DebugMode)."""
     from ccgrad import backend
 
-    c_run = backend.build(fgraph, name).runner()
+    c_run = backend.build(fgraph, name, donate=donate).runner()
     py_run = _py_runner(fgraph)
 
-    def run(values: list[np.ndarray]) -> list[np.ndarray]:
+    def run(values: list[np.ndarray], offers=None) -> list[np.ndarray]:
         want = py_run(values)
         got = c_run(values)
         for i, (g, w) in enumerate(zip(got, want)):
@@ -387,7 +396,7 @@ def _py_runner(fgraph: FunctionGraph):
     inputs = fgraph.inputs
     outputs = fgraph.outputs
 
-    def run(values: list[np.ndarray]) -> list[np.ndarray]:
+    def run(values: list[np.ndarray], offers=None) -> list[np.ndarray]:
         env = dict(zip(inputs, values))
         res = evaluate(outputs, env, order)
         # Outputs never alias inputs or each other (Theano's guarantee).

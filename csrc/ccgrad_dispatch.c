@@ -70,6 +70,28 @@ static PyObject *wrap_output(int typenum, int ndim, const int64_t *shape, void *
     return arr;
 }
 
+/* The result was written into the offered array: return it (or a view of its memory when the
+ * shape differs). */
+static PyObject *offered_output(int typenum, int ndim, const int64_t *shape, PyArrayObject *offer) {
+    int same = PyArray_NDIM(offer) == ndim;
+    for (int a = 0; same && a < ndim; a++) same = PyArray_DIMS(offer)[a] == shape[a];
+    if (same) {
+        Py_INCREF(offer);
+        return (PyObject *)offer;
+    }
+    npy_intp dims[CCG_MAX_NDIM];
+    for (int a = 0; a < ndim; a++) dims[a] = (npy_intp)shape[a];
+    PyObject *arr = PyArray_New(&PyArray_Type, ndim, dims, typenum, NULL, PyArray_DATA(offer), 0,
+                                NPY_ARRAY_CARRAY, NULL);
+    if (arr == NULL) return NULL;
+    Py_INCREF(offer);
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, (PyObject *)offer) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
 static PyObject *scalar_output(int typenum, const int64_t *value) {
     PyObject *arr = PyArray_SimpleNew(0, NULL, typenum);
     if (arr == NULL) return NULL;
@@ -84,8 +106,40 @@ static int ok_fast(PyObject *obj, int typenum, int ndim) {
            PyArray_ISALIGNED(a) && PyArray_ISNOTSWAPPED(a);
 }
 
-/* Run the kernel on already-checked arrays (argument i of `arrays`, then the hidden inputs). */
+/* May `a` receive output j in place?  A C-contiguous, aligned, writeable ndarray of the output's
+ * dtype that overlaps no input (except the input donated to it, which the kernel handles). */
+static int offer_ok(KernelObject *k, PyObject *a, int j, PyObject *const *arrays, int n_all) {
+    if (a == NULL || a == Py_None || !PyArray_CheckExact(a)) return 0;
+    PyArrayObject *o = (PyArrayObject *)a;
+    if (PyArray_TYPE(o) != k->out_type[j] || PyArray_NDIM(o) == 0 || !PyArray_ISCARRAY(o)) return 0;
+    char *lo = PyArray_BYTES(o), *hi = lo + PyArray_NBYTES(o);
+    for (int i = 0; i < n_all; i++) {
+        PyArrayObject *in = (PyArrayObject *)(i < k->n_in ? arrays[i] : PyTuple_GET_ITEM(k->extra, i - k->n_in));
+        if ((PyObject *)in == a) continue;  /* the donated input itself */
+        char *ilo = PyArray_BYTES(in);
+        npy_intp span = PyArray_NBYTES(in);
+        /* bound the input's memory: from its first to its last element, any strides */
+        char *a0 = ilo, *a1 = ilo + (span ? PyArray_ITEMSIZE(in) : 0);
+        for (int d = 0; d < PyArray_NDIM(in); d++) {
+            npy_intp ext = (PyArray_DIMS(in)[d] - 1) * PyArray_STRIDES(in)[d];
+            if (PyArray_DIMS(in)[d] == 0) { a1 = a0; break; }
+            if (ext < 0) a0 += ext; else a1 += ext;
+        }
+        if (a0 < hi && lo < a1) return 0;
+    }
+    return 1;
+}
+
+/* Run the kernel on already-checked arrays (argument i of `arrays`, then the hidden inputs).
+ * offers: NULL, or one object per output (an ndarray the result may be written into, or None);
+ * an output written into its offer comes back as that very array. */
+static PyObject *run_kernel_offers(KernelObject *k, PyObject *const *arrays, int single, PyObject *const *offers);
+
 static PyObject *run_kernel(KernelObject *k, PyObject *const *arrays, int single) {
+    return run_kernel_offers(k, arrays, single, NULL);
+}
+
+static PyObject *run_kernel_offers(KernelObject *k, PyObject *const *arrays, int single, PyObject *const *offers) {
     int n_all = k->n_in + k->n_extra;
     ccg_in in_stack[MAX_STACK_ARGS];
     ccg_out out_stack[MAX_STACK_ARGS];
@@ -114,6 +168,10 @@ static PyObject *run_kernel(KernelObject *k, PyObject *const *arrays, int single
     for (int j = 0; j < k->n_out; j++) {
         outs[j].data = NULL;
         outs[j].capacity = 0;
+        if (offers != NULL && offer_ok(k, offers[j], j, arrays, n_all)) {
+            outs[j].data = PyArray_DATA((PyArrayObject *)offers[j]);
+            outs[j].capacity = (int64_t)PyArray_NBYTES((PyArrayObject *)offers[j]);
+        }
     }
     ccg_err err;
     err.code = 0;
@@ -143,7 +201,11 @@ static PyObject *run_kernel(KernelObject *k, PyObject *const *arrays, int single
     for (int j = 0; j < k->n_out; j++) {
         PyObject *o;
         if (k->out_ndim[j] == 0) o = scalar_output(k->out_type[j], outs[j].scalar);
-        else {
+        else if (offers != NULL && offers[j] != Py_None && offers[j] != NULL &&
+                 PyArray_Check(offers[j]) && outs[j].data == PyArray_DATA((PyArrayObject *)offers[j])) {
+            o = offered_output(k->out_type[j], k->out_ndim[j], outs[j].shape, (PyArrayObject *)offers[j]);
+            outs[j].data = NULL;
+        } else {
             o = wrap_output(k->out_type[j], k->out_ndim[j], outs[j].shape, outs[j].data);
             outs[j].data = NULL;
         }
@@ -213,11 +275,26 @@ static PyObject *kernel_vectorcall(PyObject *self, PyObject *const *args, size_t
     return kernel_call_args((KernelObject *)self, args, PyVectorcall_NARGS(nargsf));
 }
 
-/* Kernel.run(list_of_arrays) -> list of outputs: the path used by Python wrappers (shared
- * variables, updates).  Arguments must already be converted. */
-static PyObject *kernel_run(KernelObject *k, PyObject *seq) {
+/* Kernel.run(arrays, offers=None) -> list of outputs: the path used by Python wrappers
+ * (shared variables, updates, Out(borrow=True)).  Arguments must already be converted;
+ * offers: a sequence with one ndarray-or-None per output (see run_kernel_offers). */
+static PyObject *kernel_run(KernelObject *k, PyObject *args) {
+    PyObject *seq, *offer_seq = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:run", &seq, &offer_seq)) return NULL;
     PyObject *fast = PySequence_Fast(seq, "run() takes a sequence of arrays");
     if (fast == NULL) return NULL;
+    PyObject *offers_fast = NULL;
+    if (offer_seq != Py_None) {
+        offers_fast = PySequence_Fast(offer_seq, "run(): offers must be a sequence");
+        if (offers_fast == NULL) { Py_DECREF(fast); return NULL; }
+        if (PySequence_Fast_GET_SIZE(offers_fast) != k->n_out) {
+            PyErr_Format(PyExc_ValueError, "run(): expected %d offers, got %zd", k->n_out,
+                         PySequence_Fast_GET_SIZE(offers_fast));
+            Py_DECREF(fast);
+            Py_DECREF(offers_fast);
+            return NULL;
+        }
+    }
     if (PySequence_Fast_GET_SIZE(fast) != k->n_in) {
         PyErr_Format(PyExc_TypeError, "run() expects %d arrays, got %zd", k->n_in,
                      PySequence_Fast_GET_SIZE(fast));
@@ -229,11 +306,13 @@ static PyObject *kernel_run(KernelObject *k, PyObject *seq) {
         if (!ok_fast(items[i], k->in_type[i], k->in_ndim[i])) {
             PyErr_Format(PyExc_TypeError, "run(): array %d has the wrong type, dtype or ndim", i);
             Py_DECREF(fast);
+            Py_XDECREF(offers_fast);
             return NULL;
         }
     }
-    PyObject *r = run_kernel(k, items, 0);
+    PyObject *r = run_kernel_offers(k, items, 0, offers_fast ? PySequence_Fast_ITEMS(offers_fast) : NULL);
     Py_DECREF(fast);
+    Py_XDECREF(offers_fast);
     return r;
 }
 
@@ -351,7 +430,8 @@ static PyGetSetDef kernel_getset[] = {
 };
 
 static PyMethodDef kernel_methods[] = {
-    {"run", (PyCFunction)kernel_run, METH_O, "run(arrays) -> list of outputs (arrays already converted)"},
+    {"run", (PyCFunction)kernel_run, METH_VARARGS,
+     "run(arrays, offers=None) -> list of outputs (arrays already converted)"},
     {NULL},
 };
 

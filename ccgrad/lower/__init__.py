@@ -58,9 +58,13 @@ def abi_cdef() -> str:
     return _CDEF
 
 
-def lower(fgraph: FunctionGraph) -> CProgram:
-    """Generate the C source computing `fgraph`'s outputs from its inputs."""
-    ctx = Emitter(fgraph)
+def lower(fgraph: FunctionGraph, donate: dict[int, int] | None = None) -> CProgram:
+    """Generate the C source computing `fgraph`'s outputs from its inputs.
+
+    donate: output j -> input k when the caller offers input k's buffer for output j (updates
+    of shared variables computed in place where the graph allows).
+    """
+    ctx = Emitter(fgraph, donate)
     ctx.unpack_inputs()
     ctx.emit_nodes()
     ctx.emit_outputs()

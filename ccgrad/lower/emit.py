@@ -53,8 +53,11 @@ class LoweringError(NotImplementedError):
 class Emitter:
     """Builds the statements of one generated function from a FunctionGraph."""
 
-    def __init__(self, fgraph: FunctionGraph):
+    def __init__(self, fgraph: FunctionGraph, donate: dict[int, int] | None = None):
         self.fgraph = fgraph
+        # output j -> input k: the caller may offer input k's buffer for output j (in-place
+        # updates of shared variables); used only once nothing reads input k any more.
+        self.donate = dict(donate or {})
         self.order: list[Apply] = fgraph.toposort()
         self.decls = Block()  # declarations at the top of ccg_run
         self.body = Block()
@@ -208,11 +211,12 @@ class Emitter:
         if outs and var.ndim > 0:
             j = outs[0]
             self._direct[id(var)] = j
-            self._emit_out_alloc(j, shape, dt)
+            usable = self._offer_usable(j, node, reuse)
+            self._emit_out_alloc(j, shape, dt, usable)
             self.line(f"{ctype} *{name} = ({ctype} *)outputs[{j}].data;")
-            val = CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True,
-                       base=f"out{j}")
-            return val
+            # a donated buffer may be the input itself: mark the alias (no `restrict`)
+            base = f"in{self.donate[j]}" if usable and j in self.donate else f"out{j}"
+            return CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True, base=base)
         for in_var, in_val in reuse:
             base = in_val.base
             if (
@@ -311,14 +315,31 @@ class Emitter:
         dims = ", ".join(shape)
         return f"ccg_nbytes((const int64_t[]){{{dims}}}, {len(shape)}, (int64_t)sizeof({ctype}))"
 
-    def _emit_out_alloc(self, j: int, shape: list[str], dt: str) -> None:
+    def _offer_usable(self, j: int, node: Apply | None, reuse=()) -> bool:
+        """May output j be written into the buffer the caller offers?  Always, unless that
+        buffer is a donated input still read later (or through a live view)."""
+        k = self.donate.get(j)
+        if k is None:
+            return True
+        refs = self._refs.get(f"in{k}", 0)
+        if node is not None:
+            # this node's own elementwise reads of the input, element by element, are safe
+            target = self.fgraph.inputs[k]
+            safe = {id(v) for v, _ in reuse if v is target and self._dying(v)}
+            refs -= len(safe)
+        return refs == 0
+
+    def _emit_out_alloc(self, j: int, shape: list[str], dt: str, offer_ok: bool = True) -> None:
         ctype = dtypes.c_type(dt)
         nb = self.name("nb")
         self.line(f"const int64_t {nb} = {self._nbytes_expr(shape, ctype)};")
         self.check(f"{nb} >= 0", ERR_MEMORY, "output size overflows int64")
         for a, d in enumerate(shape):
             self.line(f"outputs[{j}].shape[{a}] = {d};")
-        with self.if_(f"outputs[{j}].data == NULL || outputs[{j}].capacity < {nb}"):
+        cond = f"outputs[{j}].data == NULL || outputs[{j}].capacity < {nb}" if offer_ok else "1"
+        if not offer_ok:
+            self.comment(f"output {j}: the offered buffer is still being read; allocate")
+        with self.if_(cond):
             self.line(f"outputs[{j}].data = ccg_alloc({nb});")
             self.line(f"out_owned[{j}] = 1;")
             self.check(f"outputs[{j}].data != NULL", ERR_MEMORY, "cannot allocate %lld bytes", nb)
@@ -390,8 +411,10 @@ class Emitter:
                 strides.append("0" if want == 1 else s)
             flag = f"x{i}_c"
             self.line(f"const int {flag} = {contiguity_condition(shape, strides)};")
-            self.vals[id(v)] = CVal(v.dtype, v.ndim, ptr=ptr, shape=shape, strides=strides,
-                                    contig_flag=flag, base=f"in{i}")
+            val = CVal(v.dtype, v.ndim, ptr=ptr, shape=shape, strides=strides, contig_flag=flag,
+                       base=f"in{i}")
+            self.vals[id(v)] = val
+            self._retain(val)
 
     # -- the main loop -------------------------------------------------------------------------
     def emit_nodes(self) -> None:
@@ -431,7 +454,7 @@ class Emitter:
                 done.add(id(v))
                 continue
             self.comment(f"output {j}: copy into its own buffer")
-            self._emit_out_alloc(j, list(val.shape), v.dtype)
+            self._emit_out_alloc(j, list(val.shape), v.dtype, self._offer_usable(j, None))
             dst = CVal(v.dtype, v.ndim, ptr=f"(({ctype} *)outputs[{j}].data)", shape=list(val.shape),
                        strides=row_major_strides(list(val.shape)), contiguous=True)
             from ccgrad.lower.loops import emit_copy

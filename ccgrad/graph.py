@@ -371,6 +371,8 @@ class Constant(Variable):
             if isinstance(v, bool):
                 return str(v)
             if isinstance(v, float):
+                if d.dtype == np.float32:
+                    return str(np.float32(v))  # shortest float32 form: 0.1, not 0.10000000149
                 return repr(v)
             return str(v)
         if d.size <= 8:
@@ -423,7 +425,7 @@ def as_variable(x, name: str | None = None, dtype: str | None = None) -> Variabl
         return Constant(TensorType("bool", shape=()), bool(x), name=name, weak=True)
     if isinstance(x, int) and not isinstance(x, bool) and dtype is None:
         return Constant(TensorType(dtypes.smallest_int_dtype(x), shape=()), x, name=name, weak=True)
-    if isinstance(x, float) and dtype is None:
+    if isinstance(x, float) and not isinstance(x, np.generic) and dtype is None:
         return Constant(TensorType("float64", shape=()), x, name=name, weak=True)
     if isinstance(x, list | tuple) and any(isinstance(e, Variable) for e in _flatten(x)):
         return builder("stack")(list(x))

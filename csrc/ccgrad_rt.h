@@ -113,7 +113,7 @@ CCG_INLINE float ccg_min_f32(float a, float b) { return (a < b || a != a) ? a : 
 
 /* ---- abs / sign ---------------------------------------------------------------------------- */
 #define CCG_ABS_SIGN_INT(sfx, T)                                                             \
-    CCG_INLINE T ccg_abs_##sfx(T a) { return a < 0 ? (T)(-a) : a; }                          \
+    CCG_INLINE T ccg_abs_##sfx(T a) { return a < 0 ? (T)(0 - (uint64_t)a) : a; }             \
     CCG_INLINE T ccg_sign_##sfx(T a) { return (T)((a > 0) - (a < 0)); }
 CCG_ABS_SIGN_INT(i8, int8_t)
 CCG_ABS_SIGN_INT(i16, int16_t)

@@ -46,7 +46,8 @@ def assert_close(actual, expected, dtype=None, scale=None, rtol=None, atol=None,
     )
     fin = ~(nan_e | inf_e)
     ref = np.abs(e) if scale is None else np.broadcast_to(np.abs(np.asarray(scale, "float64")), e.shape)
-    err = np.abs(a - e)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(a - e)
     bad = fin & (err > t + r * ref)
     if np.any(bad):
         idx = np.argwhere(bad)[0]

@@ -26,8 +26,10 @@ from ccgrad.options import config
 class ScalarOp:
     """One elementwise function.  Rules take and return graph Variables.
 
-    - out: dtype rule: 'upcast' (numpy promotion), 'float' (promotion, then to a float),
-      'bool' (comparisons/predicates), 'last' (dtype of the last input: fill), or a dtype name.
+    - out: dtype rule: 'upcast' (numpy promotion), 'upcast_int' (promotion, but bool becomes
+      int8: numpy's //, %, ** and square on bools), 'float' (promotion, then to a float, Theano's
+      rule for transcendental functions), 'truediv' (numpy's /), 'bool' (comparisons and
+      predicates), 'last' (dtype of the last input: fill), 'switch', or a dtype name (cast).
     - impl(*arrays) -> array: numpy reference (result is cast to the rule's dtype).
     - vjp(inputs, out, gz) -> one Variable/None per input.   jvp(inputs, out, tangents) -> Variable/None.
     - c(args, in_dtypes, out_dtype) -> C expression computing the value in out_dtype.
@@ -48,6 +50,7 @@ class ScalarOp:
     identity: float | None = None  # neutral element (add 0, mul 1)
     param: object = None  # e.g. the target dtype of a cast
     props: dict = field(default_factory=dict)
+    promote_from: int = 0  # inputs before this index (switch's condition) do not promote dtypes
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ScalarOp) and self.name == other.name and self.param == other.param
@@ -62,6 +65,9 @@ class ScalarOp:
         rule = self.out
         if rule == "upcast":
             return dtypes.upcast(*in_dtypes)
+        if rule == "upcast_int":
+            up = dtypes.upcast(*in_dtypes)
+            return "int8" if up == "bool" else up
         if rule == "float":
             return dtypes.upcast_to_float(dtypes.upcast(*in_dtypes))
         if rule == "truediv":
@@ -77,9 +83,16 @@ class ScalarOp:
 
     def check_inputs(self, in_dtypes: Sequence[str]) -> None:
         if self.inputs == "int" and any(d in dtypes.FLOATS for d in in_dtypes):
-            raise TypeError(f"{self.name} needs integer or bool inputs, got {list(in_dtypes)}")
-        if self.inputs == "nobool" and any(d == "bool" for d in in_dtypes):
-            raise TypeError(f"{self.name} is not defined for bool inputs (numpy forbids it too)")
+            raise TypeError(
+                f"{self.name} is a bitwise/logical op: it needs integer or bool inputs, got "
+                f"{', '.join(in_dtypes)}"
+            )
+        # numpy refuses only when the computation itself would be on bools (bool - int8 is fine).
+        if self.inputs == "nobool" and dtypes.upcast(*in_dtypes) == "bool":
+            raise TypeError(
+                f"{self.name} is not defined for bool inputs (numpy refuses it too); use xor / "
+                "invert for logical operations or cast to an integer dtype first"
+            )
 
 
 SCALAR_OPS: dict[str, ScalarOp] = {}
@@ -131,10 +144,28 @@ _SUFFIX = {"float32": "f32", "float64": "f64", "int8": "i8", "int16": "i16", "in
            "int64": "i64", "uint8": "u8", "bool": "b"}
 
 
-def _binop(sym: str) -> Callable[[list[str], list[str], str], str]:
+# Integer arithmetic runs in the unsigned type of at least 32 bits and is converted back: that
+# is numpy's wrap-around, whereas signed overflow in C is undefined behaviour.
+_UNSIGNED = {"int8": "uint32_t", "int16": "uint32_t", "int32": "uint32_t", "int64": "uint64_t",
+             "uint8": "uint32_t"}
+
+
+def _wrapping(sym: str, a: list[str], out: str) -> str:
+    """`a[0] sym a[1] sym ...` in dtype `out`, wrapping like numpy for integers."""
+    if out in dtypes.FLOATS:
+        return "(" + f" {sym} ".join(a) + ")"
+    u = _UNSIGNED[out]
+    return f"(({dtypes.c_type(out)})(" + f" {sym} ".join(f"({u})({x})" for x in a) + "))"
+
+
+def _binop(sym: str, bool_sym: str | None = None) -> Callable[[list[str], list[str], str], str]:
+    """C for + - *; on bools numpy's + is logical or and * logical and (`bool_sym`)."""
+
     def emit(args, in_dtypes, out):
         a = _args_as(args, in_dtypes, out)
-        return "(" + f" {sym} ".join(a) + ")"
+        if out == "bool":
+            return "((uint8_t)(" + f" {bool_sym} ".join(a) + "))"
+        return _wrapping(sym, a, out)
 
     return emit
 
@@ -207,11 +238,15 @@ def _add_jvp(xs, out, ts):
     return _sum_terms(list(ts))
 
 
-_row(ScalarOp("add", -1, lambda *xs: _reduce(np.add, xs), "upcast", _binop("+"), _add_vjp, _add_jvp,
+_row(ScalarOp("add", -1, lambda *xs: _reduce(np.add, xs), "upcast", _binop("+", "|"), _add_vjp, _add_jvp,
               infix="+", commutative=True, associative=True, identity=0))
 
 
 def _reduce(f, xs):
+    """Fold an n-ary add/mul left to right in the result dtype (as the C code does), so that
+    e.g. add(1, f32, f64) does not round the first partial sum to float32."""
+    dt = np.result_type(*xs)
+    xs = [np.asarray(x, dtype=dt) for x in xs]
     out = xs[0]
     for x in xs[1:]:
         out = f(out, x)
@@ -242,7 +277,7 @@ def _mul_jvp(xs, out, ts):
     return _sum_terms(terms)
 
 
-_row(ScalarOp("mul", -1, lambda *xs: _reduce(np.multiply, xs), "upcast", _binop("*"), _mul_vjp,
+_row(ScalarOp("mul", -1, lambda *xs: _reduce(np.multiply, xs), "upcast", _binop("*", "&"), _mul_vjp,
               _mul_jvp, infix="*", commutative=True, associative=True, identity=1))
 
 _row(ScalarOp("sub", 2, np.subtract, "upcast", _binop("-"),
@@ -272,9 +307,8 @@ _row(ScalarOp("true_div", 2, lambda x, y: np.true_divide(x, y), "truediv", _true
 
 
 def _int_div_c(args, in_dtypes, out):
+    # numpy's floor division: x // 0 == 0 for integers, +-inf/nan for floats (see ccgrad_rt.h).
     a = _args_as(args, in_dtypes, out)
-    if out in dtypes.FLOATS:
-        return f"ccg_floordiv_{_SUFFIX[out]}({a[0]}, {a[1]})"
     return f"ccg_floordiv_{_SUFFIX[out]}({a[0]}, {a[1]})"
 
 
@@ -283,9 +317,9 @@ def _int_div_impl(x, y):
         return np.floor_divide(x, y)
 
 
-_row(ScalarOp("int_div", 2, _int_div_impl, "upcast", _int_div_c,
-              lambda xs, out, gz: [None, None], lambda xs, out, ts: None, infix="//",
-              inputs="nobool"))
+# Piecewise constant: zero derivative away from the jumps (as Theano).
+_row(ScalarOp("int_div", 2, _int_div_impl, "upcast_int", _int_div_c,
+              lambda xs, out, gz: [None, None], lambda xs, out, ts: None, infix="//"))
 
 
 def _mod_c(args, in_dtypes, out):
@@ -309,8 +343,7 @@ def _mod_impl(x, y):
         return np.mod(x, y)
 
 
-_row(ScalarOp("mod", 2, _mod_impl, "upcast", _mod_c, _mod_vjp, _mod_jvp, infix="%",
-              inputs="nobool"))
+_row(ScalarOp("mod", 2, _mod_impl, "upcast_int", _mod_c, _mod_vjp, _mod_jvp, infix="%"))
 
 
 def _pow_vjp(xs, out, gz):
@@ -349,10 +382,18 @@ def _pow_impl(x, y):
         return np.power(x, y)
 
 
-_row(ScalarOp("pow", 2, _pow_impl, "upcast", _pow_c, _pow_vjp, _pow_jvp, infix="**",
-              inputs="nobool"))
+_row(ScalarOp("pow", 2, _pow_impl, "upcast_int", _pow_c, _pow_vjp, _pow_jvp, infix="**"))
 
-_row(ScalarOp("neg", 1, np.negative, "upcast", lambda a, d, o: f"(-{c_cast(a[0], d[0], o)})",
+
+def _neg_c(args, in_dtypes, out):
+    a = c_cast(args[0], in_dtypes[0], out)
+    if out in dtypes.FLOATS:
+        return f"(-{a})"
+    u = _UNSIGNED[out]  # wraps like numpy: -(-128) == -128 in int8, -(1) == 255 in uint8
+    return f"(({dtypes.c_type(out)})(({u})0 - ({u})({a})))"
+
+
+_row(ScalarOp("neg", 1, np.negative, "upcast", _neg_c,
               lambda xs, out, gz: [_fgrad(xs[0], -gz)],
               lambda xs, out, ts: None if ts[0] is None else -ts[0], infix="-", inputs="nobool"))
 
@@ -444,11 +485,12 @@ _erfc_u = np.frompyfunc(math.erfc, 1, 1)
 
 
 def _erf_np(x):
-    return _erf_u(x).astype(x.dtype)
+    # frompyfunc returns a Python float (not an array) for 0-d input: go through asarray.
+    return np.asarray(_erf_u(x), dtype="float64").astype(x.dtype)
 
 
 def _erfc_np(x):
-    return _erfc_u(x).astype(x.dtype)
+    return np.asarray(_erfc_u(x), dtype="float64").astype(x.dtype)
 
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -620,7 +662,7 @@ def _switch_c(args, in_dtypes, out):
 
 
 _row(ScalarOp("switch", 3, lambda c, a, b: np.where(c, a, b), "switch", _switch_c, _switch_vjp,
-              _switch_jvp))
+              _switch_jvp, promote_from=1))
 
 
 # fill(a, b): b broadcast to a's shape (Theano's `second`).  The gradient w.r.t. a is zero but
@@ -632,10 +674,15 @@ _row(ScalarOp("second", 2, lambda a, b: np.broadcast_to(b, np.broadcast_shapes(a
 _row(ScalarOp("identity", 1, lambda x: x.copy(), "upcast", lambda a, d, o: c_cast(a[0], d[0], o),
               lambda xs, out, gz: [_fgrad(xs[0], gz)], lambda xs, out, ts: ts[0]))
 
-_row(ScalarOp("sqr", 1, np.square, "upcast",
-              lambda a, d, o: f"({c_cast(a[0], d[0], o)} * {c_cast(a[0], d[0], o)})",
+
+def _sqr_c(args, in_dtypes, out):
+    a = c_cast(args[0], in_dtypes[0], out)
+    return _wrapping("*", [a, a], out)
+
+
+_row(ScalarOp("sqr", 1, np.square, "upcast_int", _sqr_c,
               lambda xs, out, gz: [_fgrad(xs[0], gz * 2 * xs[0])],
-              lambda xs, out, ts: _mul_t(ts[0], 2 * xs[0]), inputs="nobool"))
+              lambda xs, out, ts: _mul_t(ts[0], 2 * xs[0])))
 
 _CASTS: dict[str, ScalarOp] = {}
 
@@ -648,13 +695,13 @@ def cast_op(dtype: str) -> ScalarOp:
         def vjp(xs, out, gz, _d=dtype):
             x = xs[0]
             if x.dtype in dtypes.FLOATS and _d in dtypes.FLOATS:
-                return [elemwise(cast_op(x.dtype), gz)]
+                return [cast(gz, x.dtype)]
             return [None]
 
         def jvp(xs, out, ts, _d=dtype):
             if ts[0] is None or _d not in dtypes.FLOATS or xs[0].dtype not in dtypes.FLOATS:
                 return None
-            return elemwise(cast_op(_d), ts[0])
+            return cast(ts[0], _d)
 
         def impl(x, _d=dtype):
             with np.errstate(all="ignore"):
@@ -690,11 +737,18 @@ def _resolve_weak(inputs: list[Variable]) -> list[Variable]:
             out.append(v)
             continue
         rank = dtypes.kind_rank(v.dtype)
-        if rank < trank:
-            out.append(v)  # a Python int next to floats keeps its small int dtype: x ** 2
+        if rank < trank and dtypes.upcast(v.dtype, target) == target:
+            # A Python int next to floats keeps its small int dtype, so `x ** 2` prints and
+            # differentiates as in Theano; it cannot change the result dtype.
+            out.append(v)
+        elif rank < trank:
+            # A large Python int next to float32 (x * 100000) must not upcast to float64.
+            out.append(Constant(TensorType(target, shape=()), v.data, weak=True))
         elif rank == trank:
             if rank == 1 and not _fits(v.data, target):
-                out.append(Constant(TensorType("int64", shape=()), v.data))
+                # Out of the tensor's range (int8 + 1000, uint8 + -1): numpy 2 raises; we keep
+                # the constant's own smallest dtype, which promotes as Theano / numpy 1 did.
+                out.append(v)
             else:
                 out.append(Constant(TensorType(target, shape=()), v.data, weak=True))
         else:
@@ -752,7 +806,9 @@ class Elemwise(Op):
             raise TypeError(f"{sop.name} takes {sop.nin} inputs, got {len(inputs)}")
         if sop.nin < 0 and len(inputs) < 1:
             raise TypeError(f"{sop.name} needs at least one input")
-        ins = _resolve_weak([as_variable(x) for x in inputs])
+        ins = [as_variable(x) for x in inputs]
+        k = sop.promote_from
+        ins = ins[:k] + _resolve_weak(ins[k:])
         ndim = max(v.ndim for v in ins)
         ins = [_left_pad(v, ndim) for v in ins]
         in_dtypes = [v.dtype for v in ins]
@@ -790,11 +846,20 @@ class Elemwise(Op):
         return list(self.scalar_op.vjp(list(node.inputs), node.outputs[0], gz))
 
     def jvp(self, node: Apply, tangents: list) -> list:
+        out = node.outputs[0]
         if all(t is None for t in tangents) or self.scalar_op.jvp is None:
             return [None]
-        if node.outputs[0].dtype not in dtypes.FLOATS:
+        if out.dtype not in dtypes.FLOATS:
             return [None]
-        return [self.scalar_op.jvp(list(node.inputs), node.outputs[0], list(tangents))]
+        t = self.scalar_op.jvp(list(node.inputs), out, list(tangents))
+        if t is None:
+            return [None]
+        t = as_variable(t)
+        # A tangent built only from broadcast inputs (row + matrix: t_row) must still have the
+        # output's shape: the driver sums broadcast axes back but never broadcasts up.
+        if any(s == 1 and o != 1 for s, o in zip(t.type.shape, out.type.shape)):
+            t = fill(out, t)
+        return [t]
 
     def batch(self, node: Apply, inputs: list[Variable], batched: list[bool]):
         ins = [v if b else v.dimshuffle("x", *range(v.ndim)) for v, b in zip(inputs, batched)]
@@ -804,6 +869,8 @@ class Elemwise(Op):
         sop = self.scalar_op
         if sop.name == "neg":
             return f"-{args[0]}"
+        if sop.name == "invert":
+            return f"~{args[0]}"
         if sop.name == "second":
             return f"fill({args[0]}, {args[1]})"
         if sop.name == "cast":
@@ -864,6 +931,10 @@ def _builder_for(sop: ScalarOp) -> Callable[..., Variable]:
 
 for _name, _sop in list(SCALAR_OPS.items()):
     register(_name)(_builder_for(_sop))
+
+# Theano's spellings of the same builders.
+register("abs_")(_builder_for(SCALAR_OPS["abs"]))
+register("sgn")(_builder_for(SCALAR_OPS["sign"]))
 
 
 @register("cast")

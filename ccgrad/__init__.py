@@ -12,8 +12,10 @@ from ccgrad.function import In, MissingInputError, Out, UnusedInputError, functi
 from ccgrad.gradient import Lop, Rop, grad
 from ccgrad.options import config
 from ccgrad.printing import debugprint, pp
+from ccgrad.scan_module import foldl, foldr, map, reduce, scan, until  # noqa: A004
 
 __version__ = "0.1.0"
 
 __all__ = ["function", "grad", "Lop", "Rop", "pp", "debugprint", "tensor", "gradient", "printing",
-           "config", "In", "Out", "UnusedInputError", "MissingInputError", "__version__"]
+           "config", "In", "Out", "UnusedInputError", "MissingInputError", "__version__", "scan", "until",
+           "scan_module", "map", "reduce", "foldl", "foldr"]

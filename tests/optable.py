@@ -23,7 +23,8 @@ import numpy as np
 import ccgrad
 from ccgrad.graph import TensorType, Variable, toposort
 
-CASE_MODULES = ("elemwise", "shape", "subtensor", "arrays", "reduce", "linalg", "nnet", "gradops")
+CASE_MODULES = ("elemwise", "shape", "subtensor", "arrays", "reduce", "linalg", "nnet", "gradops", "scan",
+                "fused")
 
 
 @dataclasses.dataclass

@@ -4,10 +4,12 @@ registry (Variable's operators and the `T` facade reach ops through it)."""
 from ccgrad.ops import (  # noqa: F401
     arrays,
     elemwise,
+    fused,
     gradops,
     linalg,
     nnet,
     reduce,
+    scan,
     shape,
     subtensor,
 )

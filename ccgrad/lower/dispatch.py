@@ -18,6 +18,10 @@ def emit_node(ctx, node: Apply, ins: list[CVal]) -> list[CVal]:
         return emit_elemwise_node(ctx, node, ins)
     if isinstance(op, Fused):
         return emit_fused_node(ctx, node, ins)
+    if type(op).__name__ == "Scan":
+        from ccgrad.lower.scan import emit_scan
+
+        return emit_scan(ctx, node, ins)
     c_code = getattr(op, "c_code", None)
     if c_code is None:
         from ccgrad.lower.pending import PENDING

@@ -79,6 +79,7 @@ class Emitter:
             self._out_pos.setdefault(id(v), []).append(j)
         self._last_use = self._liveness()
         self._node_index = 0
+        self._pending_release: list[CVal] = []
 
     # -- naming and statements -----------------------------------------------------------
     def name(self, prefix: str) -> str:
@@ -415,6 +416,53 @@ class Emitter:
                        base=f"in{i}")
             self.vals[id(v)] = val
             self._retain(val)
+
+    # -- inner graphs (scan bodies) ----------------------------------------------------------
+    def emit_inner(self, fgraph: FunctionGraph, bound: list[CVal]) -> list[CVal]:
+        """Emit `fgraph`'s nodes at the current position, its inputs bound to `bound`; returns
+        its outputs' values.  Slots, names and declarations are shared with this function, so
+        inner buffers are allocated once and reused by every step of an enclosing loop; the
+        inner values never write into `bound` memory (it is owned by the caller)."""
+        child = Emitter.__new__(Emitter)
+        for attr in ("decls", "_stack", "_counter", "slots", "_free", "_refs", "_extra_defs", "features",
+                     "hidden", "_hidden_index", "shape_origin"):
+            setattr(child, attr, getattr(self, attr))
+        child.fgraph = fgraph
+        child.order = fgraph.toposort()
+        child.vals = {}
+        child.donate = {}
+        child.n_inputs = self.n_inputs
+        child._direct = {}
+        child._out_pos = {}  # inner outputs are not function outputs
+        child._last_use = child._liveness()
+        child._node_index = 0
+        child._pending_release = []
+        for v, val in zip(fgraph.inputs, bound):
+            child.vals[id(v)] = CVal(val.dtype, val.ndim, ptr=val.ptr, shape=list(val.shape),
+                                     strides=list(val.strides), scalar=val.scalar, contiguous=val.contiguous,
+                                     contig_flag=val.contig_flag, base=None)
+        child.emit_nodes()
+        outs = [child.value_of(v) for v in fgraph.outputs]
+        # inner results stay valid until the enclosing code copied them; their slots are then
+        # free for later code (the loop body is generated once)
+        for v, val in zip(fgraph.outputs, outs):
+            self._pending_release.append(val)
+        return outs
+
+    def release_inner(self) -> None:
+        """Free the slots of inner results once the enclosing code has consumed them."""
+        for val in self._pending_release:
+            self._release(val)
+        self._pending_release = []
+
+    def output_position(self, var: Variable) -> int | None:
+        """The function-output index `var` is written to directly, if any."""
+        j = self._direct.get(id(var))
+        return j
+
+    def base_of_output(self, node: Apply, index: int) -> str | None:
+        j = self._direct.get(id(node.outputs[index]))
+        return f"out{j}" if j is not None else None
 
     # -- the main loop -------------------------------------------------------------------------
     def emit_nodes(self) -> None:

@@ -445,8 +445,7 @@ class Emitter:
         outs = [child.value_of(v) for v in fgraph.outputs]
         # inner results stay valid until the enclosing code copied them; their slots are then
         # free for later code (the loop body is generated once)
-        for v, val in zip(fgraph.outputs, outs):
-            self._pending_release.append(val)
+        self._pending_release.extend(outs)
         return outs
 
     def release_inner(self) -> None:

@@ -55,7 +55,7 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
     # Per-step outputs: pointers filled in after step 0.
     nit_vars = node.outputs[op.n_carries: op.n_carries + op.n_nit]
     nit_ptr, nit_shape = [], []
-    for j, v in enumerate(nit_vars):
+    for v in nit_vars:
         p = ctx.name("nit")
         ctype = dtypes.c_type(v.dtype)
         ctx.declare(f"{ctype} *{p} = NULL;")
@@ -69,7 +69,7 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
     t = ctx.name("t")
     with ctx.loop(t, n):
         bound: list[CVal] = []
-        for i, s in enumerate(seqs):
+        for s in seqs:
             bound.append(_row_view(s, t))
         for c in range(op.n_carries):
             L = op.history(c)
@@ -143,7 +143,6 @@ def _check_row_shape(ctx, name: str, what: str, shape: list[str], static) -> Non
 
 def _alloc_rows(ctx, node, index: int, n: str, dims: list[str], p: str) -> None:
     """Allocate the (n, *dims) buffer of a per-step output into pointer variable p."""
-    var = node.outputs[index]
     val = ctx.alloc(node, index, [n] + list(dims))
     ctx.line(f"{p} = {val.ptr};")
 

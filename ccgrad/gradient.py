@@ -1,5 +1,7 @@
 """Differentiation as graph-to-graph transforms: grad (reverse mode), Lop, Rop (forward mode),
-hessian_vector_product, and verify_grad (the finite-difference check).
+hessian_vector_product, jacobian and hessian (vectorized through the batch rules, or Theano's
+scan construction).  verify_grad (the finite-difference check) lives in ccgrad.gradcheck and is
+re-exported here.
 
 Each op's vjp/jvp rule lives with the op; this module only walks the graph, sums cotangents and
 brings each one back to its variable's type (summing broadcast axes, casting the dtype), so no
@@ -11,8 +13,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from ccgrad import dtypes
 from ccgrad.graph import (
     Apply,
@@ -22,13 +22,14 @@ from ccgrad.graph import (
     as_variable,
     builder,
     is_undefined,
+    register,
     toposort,
 )
 from ccgrad.options import config
 
 __all__ = ["DisconnectedInputError", "DisconnectedType", "GradientError", "Lop", "NullTypeGradError",
-           "Rop", "consider_constant", "disconnected_grad", "forward", "grad", "hessian_vector_product",
-           "match_type", "numeric_grad", "verify_grad", "zero_grad"]
+           "Rop", "consider_constant", "disconnected_grad", "forward", "grad", "hessian",
+           "hessian_vector_product", "jacobian", "match_type", "numeric_grad", "verify_grad", "zero_grad"]
 
 
 class DisconnectedInputError(ValueError):
@@ -37,39 +38,6 @@ class DisconnectedInputError(ValueError):
 
 class NullTypeGradError(TypeError):
     """A gradient that is mathematically undefined reached one of the requested variables."""
-
-
-class GradientError(Exception):
-    """verify_grad found analytic and numeric gradients that disagree.
-
-    `arg` is the input index, `err_pos` the flat position of the worst element, `abs_err` and
-    `rel_err` the errors there (Theano's fields); `max_abs_err`/`max_rel_err` are the largest
-    errors over that input.
-    """
-
-    def __init__(self, arg: int, err_pos: int, abs_err: float, rel_err: float, abs_tol: float,
-                 rel_tol: float, *, shape: tuple | None = None, analytic: float | None = None,
-                 numeric: float | None = None, max_abs_err: float | None = None,
-                 max_rel_err: float | None = None):
-        super().__init__()
-        self.arg, self.err_pos, self.shape = arg, err_pos, shape
-        self.abs_err, self.rel_err = abs_err, rel_err
-        self.abs_tol, self.rel_tol = abs_tol, rel_tol
-        self.analytic, self.numeric = analytic, numeric
-        self.max_abs_err = abs_err if max_abs_err is None else max_abs_err
-        self.max_rel_err = rel_err if max_rel_err is None else max_rel_err
-
-    def __str__(self) -> str:
-        where = f"input {self.arg}" + (f" (shape {self.shape})" if self.shape is not None else "")
-        vals = ""
-        if self.analytic is not None:
-            vals = f": analytic {self.analytic!r}, numeric {self.numeric!r}"
-        return (
-            f"GradientError: numeric and analytic gradients disagree for {where} at flat position "
-            f"{self.err_pos}{vals}; abs. error {self.abs_err:.4g} (tolerance {self.abs_tol:.3g}), "
-            f"rel. error {self.rel_err:.4g} (tolerance {self.rel_tol:.3g}); max over the input: "
-            f"abs. error {self.max_abs_err:.4g}, rel. error {self.max_rel_err:.4g}"
-        )
 
 
 class DisconnectedType:
@@ -554,119 +522,172 @@ def hessian_vector_product(cost: Variable, wrt, v, consider_constant=None,
 
 
 # ---------------------------------------------------------------------------------------------
-# finite-difference check
+# Jacobians and Hessians
 
 
-def numeric_grad(fn, pt: list[np.ndarray], eps: float) -> list[np.ndarray]:
-    """Central differences of the scalar-valued fn at pt (one float64 array per argument)."""
-    return _numeric_projected(fn, [np.asarray(p) for p in pt], [np.ones(())], eps)[0]
+@register("jacobian")
+def jacobian(expression: Variable, wrt, consider_constant=None, disconnected_inputs: str = "raise",
+             vectorize=None):
+    """The Jacobian of `expression` w.r.t. `wrt` (Theano's T.jacobian): for each wrt, a tensor of
+    shape expression.shape + wrt.shape with J[i..., j...] = d expression[i...] / d wrt[j...].
 
-
-_EPS = {"float64": 1e-6, "float32": 1e-3}
-_TOL = {"float64": 1e-4, "float32": 1e-2}
-
-
-def verify_grad(fun, pt, n_tests: int = 2, rng=None, eps: float | None = None,
-                abs_tol: float | None = None, rel_tol: float | None = None, mode=None, *,
-                out_type=None, cast_to_output_type: bool = False, no_debug_ref: bool = True) -> None:
-    """Check the symbolic gradient of `fun` at `pt` against central finite differences.
-
-    `fun` maps symbolic inputs (one per array in `pt`, float32/float64) to one symbolic output.
-    For `n_tests` random projections u (uniform in [0.5, 1.5)), the gradient of sum(u * fun) is
-    compared with central differences of step `eps` (default 1e-6 for float64, 1e-3 for float32);
-    an element fails when its absolute and relative errors both exceed `abs_tol` and `rel_tol`
-    (default 1e-4, float32 1e-2), as in Theano.  Raises GradientError naming the input, the
-    position and the errors.  `rng`: numpy Generator/RandomState or seed (default: seed 0).
-    Inputs get a broadcastable axis where pt has length 1, as in Theano.  `out_type` and
-    `no_debug_ref` are accepted for Theano compatibility and ignored.
+    `wrt` is a Variable (one result), a list (list) or a tuple (tuple); a 0-d expression gives
+    plain gradients.  By default the Jacobian is one vectorized computation: the reverse sweep
+    (vjp) run on a batch of cotangents forming the identity basis of expression's space, or, when
+    static shapes show the Jacobian is tall (more outputs than inputs), the forward sweep (jvp) on
+    the identity basis of wrt's space.  The basis is an `eye` node of the graph (never a
+    constant array).  vectorize: None/True (choose), "reverse", "forward", or False for Theano's
+    construction, a scan over the rows computing grad(expression[i], wrt).
     """
-    from ccgrad.function import function
-
-    if not isinstance(pt, list | tuple):
-        raise TypeError("verify_grad: pt must be a list or tuple of numpy arrays")
-    pt = [np.array(p) for p in pt]
-    for i, p in enumerate(pt):
-        if p.dtype.name not in _EPS:
-            raise TypeError(f"verify_grad works only with float32/float64 inputs; input {i} has dtype {p.dtype}")
-    if rng is None or isinstance(rng, int | np.integer):
-        rng = np.random.default_rng(0 if rng is None else int(rng))
-    low = "float32" if any(p.dtype == np.float32 for p in pt) else "float64"
-    eps = _EPS[low] if eps is None else eps
-    abs_tol = _TOL[low] if abs_tol is None else abs_tol
-    rel_tol = _TOL[low] if rel_tol is None else rel_tol
-
-    inputs = [TensorType(p.dtype.name, shape=tuple(1 if s == 1 else None for s in p.shape))(f"input {i}")
-              for i, p in enumerate(pt)]
-    out = fun(*inputs)
-    if isinstance(out, list | tuple):
-        raise TypeError("verify_grad: fun must return a single Variable (project several outputs yourself)")
-    out = as_variable(out)
-    kw = {"mode": mode, "on_unused_input": "ignore", "allow_input_downcast": True}
-    out_fn = function(inputs, out, **kw)
-    o_val = np.asarray(out_fn(*[p.copy() for p in pt]))
-    proj_dtype = out.dtype if cast_to_output_type and out.dtype == "float32" else "float64"
-    proj_t = TensorType(proj_dtype, shape=(None,) * out.ndim)("random_projection")
-    cost = builder("sum")(builder("cast")(out, proj_dtype) * proj_t)
-    grad_fn = function(inputs + [proj_t], grad(cost, inputs, disconnected_inputs="ignore"), **kw)
-
-    projs = [(rng.random(o_val.shape) + 0.5).astype(proj_dtype) for _ in range(n_tests)]
-    numeric = _numeric_projected(out_fn, pt, projs, eps)
-    for t, proj in enumerate(projs):
-        analytic = [np.asarray(a, dtype="float64") for a in grad_fn(*[p.copy() for p in pt], proj)]
-        _compare(analytic, numeric[t], abs_tol, rel_tol)
+    expression = as_variable(expression)
+    wrt_list, kind = _jacobian_args("jacobian", wrt, vectorize)
+    if expression.ndim == 0:
+        return grad(expression, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+    if vectorize is False:
+        return _pack(_jacobian_scan(expression, wrt_list, consider_constant, disconnected_inputs), kind)
+    method = vectorize if isinstance(vectorize, str) else _choose_mode(expression, wrt_list)
+    if method == "reverse":
+        jacs = _jacobian_reverse(expression, wrt_list, consider_constant, disconnected_inputs)
+    else:
+        jacs = [_jacobian_forward(expression, w, consider_constant, disconnected_inputs) for w in wrt_list]
+    return _pack(jacs, kind)
 
 
-def _numeric_projected(out_fn, pt: list[np.ndarray], projs: list[np.ndarray], eps: float) -> list[list]:
-    """For each projection u, central differences of sum(u * out) for every input element.
+@register("hessian")
+def hessian(cost: Variable, wrt, consider_constant=None, disconnected_inputs: str = "raise", vectorize=None):
+    """The Hessian of the scalar `cost` w.r.t. each wrt (Theano's T.hessian): the Jacobian of
+    grad(cost, w) w.r.t. w, of shape w.shape + w.shape (only the diagonal blocks, as in Theano).
 
-    The output is evaluated 2 * size(pt) times in all, whatever the number of projections.
+    By default forward-over-reverse, vectorized: the jvp of the gradient graph on the identity
+    basis of w's space.  vectorize: None/True/"forward", "reverse" (reverse-over-reverse), or
+    False for Theano's scan construction.
     """
-    res = [[np.zeros(p.shape) for p in pt] for _ in projs]
-    base = [np.array(p, copy=True, order="C") for p in pt]  # C order: reshape(-1) is a view
-    u64 = [np.asarray(u, dtype="float64") for u in projs]
-    for i, p in enumerate(base):
-        pf = p.reshape(-1)
-        for k in range(pf.size):
-            orig = pf[k]
-            pf[k] = orig + eps
-            hi_x, hi = float(pf[k]), np.asarray(out_fn(*base), dtype="float64")
-            pf[k] = orig - eps
-            lo_x, lo = float(pf[k]), np.asarray(out_fn(*base), dtype="float64")
-            pf[k] = orig
-            step = hi_x - lo_x  # the step actually taken in the input's precision
-            for t, u in enumerate(u64):
-                res[t][i].reshape(-1)[k] = float(np.sum(u * (hi - lo))) / step
-    return res
+    cost = as_variable(cost)
+    if cost.ndim != 0:
+        raise TypeError(f"hessian: cost must be a scalar (0-d); got a {cost.ndim}-d {cost.type!r}")
+    wrt_list, kind = _jacobian_args("hessian", wrt, vectorize)
+    out = []
+    for w in wrt_list:
+        g = grad(cost, w, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+        if vectorize is False:
+            out.append(_jacobian_scan(g, [w], consider_constant, "ignore")[0])
+        elif vectorize == "reverse":
+            out.append(_jacobian_reverse(g, [w], consider_constant, "ignore")[0])
+        else:
+            out.append(_jacobian_forward(g, w, consider_constant, "ignore"))
+    return _pack(out, kind)
 
 
-def _compare(analytic: list[np.ndarray], numeric: list[np.ndarray], abs_tol: float, rel_tol: float) -> None:
-    """Theano's max_err: the worst element by min(abs/abs_tol, rel/rel_tol) over all inputs."""
-    worst = None
-    for i, (a, n) in enumerate(zip(analytic, numeric)):
-        if a.shape != n.shape:
-            raise GradientError(i, 0, np.inf, np.inf, abs_tol, rel_tol, shape=n.shape,
-                                analytic=f"array of shape {a.shape}", numeric=f"array of shape {n.shape}")
-        if a.size == 0:
-            continue
-        with np.errstate(invalid="ignore", over="ignore"):
-            abs_err = np.abs(a - n)
-            rel_err = abs_err / np.maximum(np.abs(a) + np.abs(n), 1e-8)
-        same_inf = np.isinf(a) & (a == n)
-        bad_val = ~np.isfinite(abs_err) & ~same_inf
-        abs_err = np.where(bad_val, np.inf, np.where(same_inf, 0.0, abs_err))
-        rel_err = np.where(bad_val, np.inf, np.where(same_inf, 0.0, rel_err))
-        scaled = np.minimum(abs_err / abs_tol, rel_err / rel_tol).reshape(-1)
-        pos = int(np.argmax(scaled))
-        if worst is None or scaled[pos] > worst[0]:
-            worst = (scaled[pos], i, pos, a, n, abs_err, rel_err)
-    if worst is None:
-        return
-    _, i, pos, a, n, abs_err, rel_err = worst
-    ae, re = float(abs_err.reshape(-1)[pos]), float(rel_err.reshape(-1)[pos])
-    if ae > abs_tol and re > rel_tol:
-        raise GradientError(i, pos, ae, re, abs_tol, rel_tol, shape=a.shape,
-                            analytic=float(a.reshape(-1)[pos]), numeric=float(n.reshape(-1)[pos]),
-                            max_abs_err=float(abs_err.max()), max_rel_err=float(rel_err.max()))
+def _jacobian_args(what: str, wrt, vectorize) -> tuple[list, str]:
+    if vectorize not in (None, True, False, "reverse", "forward"):
+        raise ValueError(f"{what}: vectorize must be None, True, False, 'reverse' or 'forward', got {vectorize!r}")
+    wrt_list, kind = _as_list(wrt, "wrt")
+    for i, w in enumerate(wrt_list):
+        if not isinstance(w, Variable):
+            raise TypeError(f"{what}: wrt[{i}] must be a Variable, got {type(w).__name__}")
+    return wrt_list, kind
+
+
+def _dims(v: Variable) -> list:
+    """v's shape: Python ints where static, int64 scalars otherwise."""
+    return [s if s is not None else builder("shape_i")(v, i) for i, s in enumerate(v.type.shape)]
+
+
+def _size(dims: list):
+    n = 1
+    for d in dims:
+        n = n * d  # Python ints stay ints; int64 scalars build a product
+    return n
+
+
+def _basis(v: Variable, dtype: str) -> Variable:
+    """The standard basis of v's space, shape (v.size,) + v.shape: an `eye` node reshaped."""
+    dims = _dims(v)
+    n = _size(dims)
+    e = builder("eye")(n, n, 0, dtype=dtype)
+    return e if v.ndim == 1 else builder("reshape")(e, [n, *dims])
+
+
+def _choose_mode(y: Variable, wrt: list[Variable]) -> str:
+    """'forward' when static shapes show more outputs than inputs (a tall Jacobian), else 'reverse'."""
+    m = _size(y.type.shape) if None not in y.type.shape else None
+    sizes = [_size(w.type.shape) if None not in w.type.shape else None for w in wrt]
+    if m is not None and None not in sizes and m > sum(sizes):
+        return "forward"
+    return "reverse"
+
+
+def _zero_jacobian(y: Variable, w: Variable) -> Variable:
+    zero = Constant(TensorType(_float_dtype(w), shape=()), 0)
+    return builder("alloc")(zero, *_dims(y), *_dims(w))
+
+
+def _jacobian_reverse(y: Variable, wrt: list[Variable], consider_constant, disconnected_inputs) -> list:
+    """Every row at once: the vjp of y with a placeholder cotangent u, vectorized over u = basis."""
+    from ccgrad.vectorize import vectorize_graph_flags
+
+    dtype = _float_dtype(y)
+    u = TensorType(dtype, shape=y.type.shape)("jacobian_cotangent")
+    gs = grad(None, wrt, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs,
+              known_grads={y: u}, add_names=False)
+    rows, flags = vectorize_graph_flags(gs, {u: _basis(y, dtype)})
+    out = []
+    for w, r, b in zip(wrt, rows, flags):
+        if not b:  # no path from u: a zero Jacobian (disconnected, or a zero derivative)
+            out.append(_zero_jacobian(y, w))
+        elif y.ndim != 1:
+            out.append(builder("reshape")(r, _dims(y) + _dims(w)))
+        else:
+            out.append(r)
+    return out
+
+
+def _jacobian_forward(y: Variable, w: Variable, consider_constant, disconnected_inputs) -> Variable:
+    """Every column at once: the jvp of y with a placeholder tangent v, vectorized over v = basis,
+    then the batch axis moved last."""
+    from ccgrad.vectorize import vectorize_graph_flags
+
+    stop = [w, *_check_constants(consider_constant)]
+    dtype = _float_dtype(w)
+    v = TensorType(dtype, shape=w.type.shape)("jacobian_tangent")
+    t = forward([y], {id(w): v}, stop=stop).get(id(y)) if w.dtype in dtypes.FLOATS else None
+    if t is None:
+        if id(y) not in _connected_from([y], [w]):
+            msg = (f"jacobian: {y} does not depend on {w} ({w.type!r}) through a differentiable path; "
+                   "pass disconnected_inputs='ignore' or 'warn' to allow this")
+            if disconnected_inputs == "raise":
+                raise DisconnectedInputError(msg)
+            if disconnected_inputs == "warn":
+                warnings.warn(msg, stacklevel=3)
+        return _zero_jacobian(y, w)
+    (cols,), (b,) = vectorize_graph_flags([t], {v: _basis(w, dtype)})
+    if not b:
+        return _zero_jacobian(y, w)
+    jac = builder("dimshuffle")(cols, (*range(1, y.ndim + 1), 0))
+    if w.ndim != 1:
+        jac = builder("reshape")(jac, _dims(y) + _dims(w))
+    return _cast_float(w, jac)
+
+
+def _jacobian_scan(y: Variable, wrt: list[Variable], consider_constant, disconnected_inputs) -> list:
+    """Theano's construction: scan over i computing grad(y[i], wrt) (y flattened first)."""
+    try:
+        from ccgrad.ops.scan import scan
+    except ImportError as exc:
+        raise NotImplementedError("jacobian(vectorize=False) needs ccgrad.ops.scan (not available)") from exc
+    flat = y if y.ndim == 1 else builder("flatten")(y, 1)
+
+    def row(i, expr, *ws):
+        return [grad(expr[i], x, consider_constant=consider_constant, disconnected_inputs=disconnected_inputs)
+                for x in ws]
+
+    jacs, updates = scan(row, sequences=builder("arange")(flat.shape[0]), non_sequences=[flat, *wrt],
+                         return_list=True)
+    if updates:
+        raise RuntimeError("jacobian: the scan produced updates (it should not)")
+    if y.ndim != 1:
+        jacs = [builder("reshape")(j, _dims(y) + _dims(w)) for j, w in zip(jacs, wrt)]
+    return list(jacs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,3 +710,7 @@ def consider_constant(x: Variable) -> Variable:
     warnings.warn("consider_constant() is deprecated, use zero_grad() or disconnected_grad() instead",
                   DeprecationWarning, stacklevel=2)
     return builder("zero_grad")(x)
+
+
+# The finite-difference check lives in its own module; users reach it here (Theano's place).
+from ccgrad.gradcheck import GradientError, numeric_grad, verify_grad  # noqa: E402

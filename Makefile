@@ -22,15 +22,15 @@ demo: $(STAMP)
 	$(PY) -m ccgrad demo
 
 test: $(STAMP)
-	$(PY) -m ruff check ccgrad tests benchmarks
+	$(PY) -m ruff check ccgrad tests benchmarks examples
 	$(PY) -m pytest $(XDIST) --durations=15 -q tests
 	$(MAKE) --no-print-directory check-install
 
 lint: $(STAMP)
-	$(PY) -m ruff check ccgrad tests benchmarks
+	$(PY) -m ruff check ccgrad tests benchmarks examples
 
 format: $(STAMP)
-	$(PY) -m ruff format ccgrad tests benchmarks
+	$(PY) -m ruff format ccgrad tests benchmarks examples
 
 # A non-editable install into a fresh venv must import and run a function.
 check-install: $(STAMP)

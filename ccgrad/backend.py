@@ -59,11 +59,13 @@ def numpy_typenum(dtype: str) -> int:
 class CompiledKernel:
     """A loaded module plus its signature: everything needed to make Kernels for a graph."""
 
-    def __init__(self, inputs: Sequence[Variable], signature: dict, hidden: list[np.ndarray], loaded):
+    def __init__(self, inputs: Sequence[Variable], signature: dict, hidden: list[np.ndarray], loaded,
+                 donate: dict[int, int] | None = None):
         self.inputs = list(inputs)
         self.signature = signature  # {"inputs": [[dtype, ndim]...], "outputs": [...]}
         self.hidden = hidden
         self.loaded = loaded
+        self.donate = dict(donate or {})
 
     def kernel_args(self, names: list[str], allow_downcast: bool | None, single: bool) -> dict:
         sig = self.signature
@@ -79,6 +81,7 @@ class CompiledKernel:
             on_error=make_error_handler(names),
             keep=self.loaded.module,
             single=single,
+            donors=[self.donate.get(j, -1) for j in range(len(sig["outputs"]))],
         )
 
 
@@ -112,7 +115,7 @@ def lookup(original: FunctionGraph, donate: dict[int, int] | None = None) -> tup
     fp = graph_fingerprint(original, donate)
     hit = _MEMO.get(fp)
     if hit is not None:
-        return fp, CompiledKernel(original.inputs, hit.signature, hit.hidden, hit.loaded)
+        return fp, CompiledKernel(original.inputs, hit.signature, hit.hidden, hit.loaded, donate)
     got = cache.index_get(fp)
     if got is None:
         return fp, None
@@ -120,7 +123,7 @@ def lookup(original: FunctionGraph, donate: dict[int, int] | None = None) -> tup
     loaded = cache.load_key(rec["key"])
     if loaded is None:
         return fp, None
-    ck = CompiledKernel(original.inputs, rec, hidden, loaded)
+    ck = CompiledKernel(original.inputs, rec, hidden, loaded, donate)
     _MEMO[fp] = ck
     return fp, ck
 
@@ -136,7 +139,7 @@ def build(fgraph: FunctionGraph, name: str | None = None, fp: str | None = None,
     loaded = cache.get_or_build(program.source, program.features, name=name)
     sig = {"inputs": [list(t) for t in program.inputs], "outputs": [list(t) for t in program.outputs],
            "key": loaded.key}
-    ck = CompiledKernel(fgraph.inputs, sig, list(program.hidden), loaded)
+    ck = CompiledKernel(fgraph.inputs, sig, list(program.hidden), loaded, donate)
     if fp is not None:
         _MEMO[fp] = ck
         cache.index_put(fp, sig, list(program.hidden))

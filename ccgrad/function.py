@@ -35,8 +35,14 @@ class MissingInputError(ValueError):
 
 
 class Out:
-    """Output spec: `borrow=True` lets the function reuse the output buffer between calls (the
-    returned array is then overwritten by the next call)."""
+    """Output spec (Theano's Out).  `Out(v, borrow=True)` lets the function write each result
+    into the array it returned the previous time instead of allocating a new one.
+
+    The returned array then belongs to the function: the next call may overwrite it in place
+    (in mode "c" it does whenever the shape allows; mode "py" returns fresh arrays, which is
+    also allowed).  Copy it (`r.copy()`) before calling again if you need to keep it.  Calls of
+    such a function are serialized by a per-function lock.
+    """
 
     def __init__(self, variable: Variable, borrow: bool = True):
         self.variable = as_variable(variable)
@@ -100,6 +106,16 @@ class Function:
     `run(values, offers)` computes the outputs then the updates; `offers` gives, per output, an
     array the result may be written into (the shared variable's own array for an update, so
     C updates happen in place; the previous result for Out(borrow=True)), or None.
+
+    `trust_input = True` skips converting and checking the arguments: each must then already
+    be an ndarray of exactly the input's dtype and ndim.  Here (a function with shared state or
+    borrowed outputs) the C kernel still refuses arrays of the wrong dtype/ndim with a
+    TypeError; for a plain compiled function (CFunction) a wrong argument is undefined
+    behaviour.  Shapes are always checked by the kernel.
+
+    Pickling stores the unoptimized graph, the options and the shared variables with their
+    values (ccgrad.serialize), never machine code; loading compiles through function(), which
+    re-links the cached module when it exists.
     """
 
     def __init__(self, maker: FunctionMaker, inputs: list[Variable], shared: list[SharedVariable],
@@ -169,6 +185,16 @@ class Function:
     def __repr__(self) -> str:
         return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode={self.maker.mode}>"
 
+    def __reduce__(self):
+        from ccgrad.serialize import reduce_function
+
+        return reduce_function(self)
+
+    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+             name: str | None = None):
+        """Theano's Function.copy; see copy_function."""
+        return copy_function(self, share_memory, swap, delete_updates, name)
+
 
 _MISSING = object()
 
@@ -180,7 +206,14 @@ def _kernel_type():
 
 
 class CFunction(_kernel_type()):
-    """A compiled function without shared state: calls go straight to the C dispatcher."""
+    """A compiled function without shared state: calls go straight to the C dispatcher.
+
+    `trust_input = True` skips every argument check in the dispatcher: each argument must be an
+    aligned, native-order ndarray of exactly the input's dtype and ndim.  Anything else (a list,
+    a float32 array for a float64 input, a 1-d array for a matrix) is undefined behaviour: wrong
+    results or a crash.  Shapes are still checked by the kernel.  Use it only in hot loops whose
+    arguments you built yourself.
+    """
 
     def _call_with_keywords(self, *args, **kwargs):
         vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
@@ -196,6 +229,47 @@ class CFunction(_kernel_type()):
 
     def __repr__(self) -> str:
         return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode=c>"
+
+    def __reduce__(self):
+        from ccgrad.serialize import reduce_function
+
+        return reduce_function(self)
+
+    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+             name: str | None = None):
+        """Theano's Function.copy; see copy_function."""
+        return copy_function(self, share_memory, swap, delete_updates, name)
+
+
+def copy_function(f, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+                  name: str | None = None):
+    """A new function computing the same graph (Theano's Function.copy).
+
+    Shared variables stay shared with `f` unless `swap` maps them to other shared variables of
+    the same type (only in the copy).  delete_updates=True drops the updates.  share_memory is
+    accepted for Theano compatibility (intermediate buffers live in the C kernel).  The copy is
+    compiled through function(): its module is re-linked from the cache, not rebuilt.
+    """
+    from ccgrad.serialize import _build_function, function_parts
+
+    del share_memory
+    inputs, outputs, updates, options = function_parts(f)
+    if delete_updates:
+        updates = []
+    if swap:
+        for old, new in swap.items():
+            if not isinstance(old, SharedVariable) or not isinstance(new, SharedVariable):
+                raise TypeError("copy(): swap must map shared variables to shared variables")
+            if old.type != new.type:
+                raise TypeError(f"copy(): cannot swap {old} ({old.type!r}) for {new} ({new.type!r})")
+        repl = dict(swap)
+        roots = clone_replace(outputs + [e for _, e in updates], repl)
+        outputs = roots[: len(outputs)]
+        updates = [(swap.get(v, v), e) for (v, _), e in zip(updates, roots[len(outputs):])]
+    options["name"] = name if name is not None else (f"{f.name} copy" if f.name else None)
+    from ccgrad.serialize import LoadedGraph
+
+    return _build_function(LoadedGraph(inputs, outputs, updates, options), options)
 
 
 def _as_output_list(outputs) -> tuple[list[Variable], bool]:
@@ -236,6 +310,17 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
     compared).  updates/givens: dicts or lists of pairs.  on_unused_input: 'raise' | 'warn' |
     'ignore'.
     """
+    # --- collect/record hook (ccgrad/warm.py): `ccgrad cache warm` collect mode, CCGRAD_RECORD ---
+    _args = dict(locals())
+    from ccgrad import options as _opts
+
+    if _opts.options.collect or _opts.options.record:
+        from ccgrad import warm
+
+        _hooked = warm.intercept(_args)
+        if _hooked is not None:
+            return _hooked
+    # --- end of hook ---
     mode = mode or DEFAULT_MODE
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -264,31 +349,28 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
     out_vars, single = _as_output_list(outputs)
     update_pairs = []
     for var, expr in _normalize_pairs(updates, "updates"):
-        if not isinstance(var, SharedVariable):
-            raise TypeError(f"updates: {var} is not a shared variable")
-        expr = as_variable(expr)
-        if expr.type != var.type:
-            if expr.ndim != var.ndim:
-                raise TypeError(f"updates: {var} has type {var.type!r}, its update has {expr.type!r}")
-            if expr.dtype != var.dtype:
-                expr = builder("cast")(expr, var.dtype)
-        update_pairs.append((var, expr))
+        update_pairs.append((var, _check_update(var, expr)))
     if len({id(v) for v, _ in update_pairs}) != len(update_pairs):
-        raise ValueError("updates: a shared variable is updated twice")
+        dup = next(v for i, (v, _) in enumerate(update_pairs) if any(v is w for w, _ in update_pairs[:i]))
+        raise ValueError(f"updates: shared variable {dup} is updated twice")
 
+    repl = {}
     if givens:
         given = _normalize_pairs(givens, "givens")
-        repl = {}
         for old, new in given:
-            if not isinstance(old, Variable):
-                raise TypeError("givens: keys must be Variables")
-            new = as_variable(new)
-            if new.ndim != old.ndim:
-                raise TypeError(f"givens: {old} ({old.type!r}) replaced by {new} ({new.type!r})")
+            if not isinstance(old, Variable) or isinstance(old, Constant):
+                raise TypeError(f"givens: keys must be variables (not constants), got {old!r}")
+            new = as_variable(new, dtype=old.dtype if not isinstance(new, Variable) else None)
+            if new.ndim != old.ndim or new.dtype != old.dtype:
+                raise TypeError(
+                    f"givens: {old} ({old.type!r}) cannot be replaced by {new} ({new.type!r}): the "
+                    "replacement must have the same dtype and ndim (cast it explicitly)"
+                )
             repl[old] = new
         replaced = clone_replace(out_vars + [e for _, e in update_pairs], repl)
         out_vars = replaced[: len(out_vars)]
         update_pairs = [(v, e) for (v, _), e in zip(update_pairs, replaced[len(out_vars):])]
+    update_pairs = _with_default_updates(out_vars, update_pairs, in_vars, repl, no_default_updates)
 
     roots = out_vars + [e for _, e in update_pairs]
     needed = graph_inputs(roots, stop=in_vars)
@@ -337,6 +419,51 @@ def function(inputs: Sequence[Variable], outputs=None, mode: str | None = None, 
     return Function(maker, in_vars, shared, run, single, name, allow_input_downcast, borrow)
 
 
+def _check_update(var, expr) -> Variable:
+    """The update expression for shared variable `var`, or TypeError naming it.  Safe dtype
+    casts are inserted (an int expression updating a float variable); lossy ones refused."""
+    if not isinstance(var, SharedVariable):
+        raise TypeError(f"updates: {var} is not a shared variable (only shared variables can be updated)")
+    expr = as_variable(expr)
+    if expr.ndim != var.ndim:
+        raise TypeError(f"updates: shared variable {var} has type {var.type!r}, its update has {expr.type!r}")
+    if expr.dtype != var.dtype:
+        if not np.can_cast(expr.dtype, var.dtype, "safe"):
+            raise TypeError(
+                f"updates: shared variable {var} is {var.dtype} but its update is {expr.dtype}; casting "
+                f"would lose information (cast the update explicitly: expr.astype('{var.dtype}'))"
+            )
+        expr = builder("cast")(expr, var.dtype)
+    for axis, (s, e) in enumerate(zip(var.type.shape, expr.type.shape)):
+        if s is not None and s != e:
+            raise TypeError(
+                f"updates: shared variable {var} has static shape {var.type.shape} but its update has "
+                f"{expr.type.shape} (axis {axis}); the update must keep the variable's static shape"
+            )
+    return expr
+
+
+def _with_default_updates(out_vars, update_pairs, in_vars, repl, no_default_updates):
+    """update_pairs plus the default updates (SharedVariable.default_update) of the shared
+    variables the graph reads, unless no_default_updates excludes them (Theano's rule); givens
+    apply to default updates too."""
+    from ccgrad.sharedvar import collect_default_updates
+
+    if no_default_updates is True:
+        return update_pairs
+    pairs = list(update_pairs)
+    while True:
+        roots = out_vars + [e for _, e in pairs]
+        leaves = [v for v in graph_inputs(roots, stop=in_vars) if isinstance(v, SharedVariable)]
+        new = collect_default_updates(leaves, [v for v, _ in pairs], no_default_updates)
+        if not new:
+            return pairs
+        exprs = [_check_update(v, v.default_update) for v in new]
+        if repl:
+            exprs = clone_replace(exprs, repl)
+        pairs.extend(zip(new, exprs))
+
+
 def _compiled(maker: FunctionMaker, name: str | None, donate: dict[int, int] | None = None):
     """The C build for maker's graph: found by the unoptimized graph's fingerprint (no
     optimizing or lowering), else optimized, lowered, built and remembered."""
@@ -382,6 +509,8 @@ def _c_function(compiled, maker: FunctionMaker, in_vars: list[Variable], single:
     names = backend.arg_names(in_vars)
     f = CFunction(**compiled.kernel_args(names, allow_input_downcast, single))
     f.maker = maker
+    f._single = single
+    f._downcast = allow_input_downcast
     f.name = name
     f._names = names
     f._inputs = in_vars

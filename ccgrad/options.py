@@ -21,7 +21,7 @@ class Options:
     collect: bool  # CCGRAD_COLLECT=1: function() records graphs instead of compiling
     lock: bool  # CCGRAD_LOCK=0 disables the per-key build lock (duplicate builds allowed)
     cache_max_bytes: int  # CCGRAD_CACHE_MAX_SIZE, bytes (default 2 GiB)
-    test_build: bool  # CCGRAD_TEST_BUILD=1: build at -O1 (part of the key) for fast test runs
+    test_build: bool  # CCGRAD_TEST_BUILD=1: build at -O0 (part of the key) for fast test runs
     blas: bool  # CCGRAD_BLAS=0: matrix products in plain C loops instead of scipy-openblas32
 
 

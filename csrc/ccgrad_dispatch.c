@@ -34,6 +34,7 @@ typedef struct {
     int *in_ndim;
     int *out_type;
     int *out_ndim;
+    int *donor;      /* per output: the input whose buffer the kernel may write it into, or -1 */
     PyObject *extra;     /* tuple of ndarrays: the hidden inputs */
     PyObject *convert;   /* callable(i, value) -> ndarray of the right dtype/ndim, or raises */
     PyObject *on_error;  /* callable(code, arg, axis, expected, got, msg) -> raises */
@@ -115,7 +116,7 @@ static int offer_ok(KernelObject *k, PyObject *a, int j, PyObject *const *arrays
     char *lo = PyArray_BYTES(o), *hi = lo + PyArray_NBYTES(o);
     for (int i = 0; i < n_all; i++) {
         PyArrayObject *in = (PyArrayObject *)(i < k->n_in ? arrays[i] : PyTuple_GET_ITEM(k->extra, i - k->n_in));
-        if ((PyObject *)in == a) continue;  /* the donated input itself */
+        if (i == k->donor[j] && (PyObject *)in == a) continue;  /* the donated input itself */
         char *ilo = PyArray_BYTES(in);
         npy_intp span = PyArray_NBYTES(in);
         /* bound the input's memory: from its first to its last element, any strides */
@@ -333,22 +334,30 @@ static int parse_ints(PyObject *seq, int **out, int *n) {
 }
 
 /* Kernel(address, in_types, in_ndims, out_types, out_ndims, n_args, extra, convert, on_error,
- *        keep, single) */
+ *        keep, single, donors=None) */
 static int kernel_init(KernelObject *k, PyObject *args, PyObject *kwds) {
     unsigned long long address;
-    PyObject *it, *idm, *ot, *odm, *extra, *convert, *on_error, *keep;
+    PyObject *it, *idm, *ot, *odm, *extra, *convert, *on_error, *keep, *donors = Py_None;
     int n_args, single;
     static char *kwlist[] = {"address", "in_types", "in_ndims", "out_types", "out_ndims", "n_args",
-                             "extra", "convert", "on_error", "keep", "single", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOOOOiO!OOOp", kwlist, &address, &it, &idm, &ot,
+                             "extra", "convert", "on_error", "keep", "single", "donors", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "KOOOOiO!OOOp|O", kwlist, &address, &it, &idm, &ot,
                                      &odm, &n_args, &PyTuple_Type, &extra, &convert, &on_error,
-                                     &keep, &single))
+                                     &keep, &single, &donors))
         return -1;
-    int n1, n2, n3, n4;
+    int n1, n2, n3, n4, n5 = -1;
     if (parse_ints(it, &k->in_type, &n1) < 0 || parse_ints(idm, &k->in_ndim, &n2) < 0 ||
         parse_ints(ot, &k->out_type, &n3) < 0 || parse_ints(odm, &k->out_ndim, &n4) < 0)
         return -1;
-    if (n1 != n2 || n3 != n4 || n_args > n1 || n1 - n_args != PyTuple_GET_SIZE(extra)) {
+    if (donors != Py_None) {
+        if (parse_ints(donors, &k->donor, &n5) < 0) return -1;
+    } else {
+        k->donor = PyMem_Malloc(sizeof(int) * (n3 ? n3 : 1));
+        if (!k->donor) { PyErr_NoMemory(); return -1; }
+        for (int j = 0; j < n3; j++) k->donor[j] = -1;
+        n5 = n3;
+    }
+    if (n1 != n2 || n3 != n4 || n5 != n3 || n_args > n1 || n1 - n_args != PyTuple_GET_SIZE(extra)) {
         PyErr_SetString(PyExc_ValueError, "inconsistent kernel signature");
         return -1;
     }
@@ -411,6 +420,7 @@ static void kernel_dealloc(KernelObject *k) {
     PyMem_Free(k->in_ndim);
     PyMem_Free(k->out_type);
     PyMem_Free(k->out_ndim);
+    PyMem_Free(k->donor);
     Py_TYPE(k)->tp_free((PyObject *)k);
 }
 

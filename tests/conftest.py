@@ -17,6 +17,16 @@ def pytest_configure(config):
     options.reload_options()
 
 
+def pytest_unconfigure(config):
+    # The controller removes the run's cache root (workers share it, so only the controller).
+    if not hasattr(config, "workerinput") and os.environ.get("CCGRAD_TEST_OWN_CACHE") == "1":
+        import shutil
+
+        root = os.environ.get("CCGRAD_CACHE_DIR", "")
+        if os.path.basename(root).startswith("ccgrad-test-cache-"):
+            shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
 def rng():
     import numpy as np

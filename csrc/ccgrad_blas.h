@@ -23,6 +23,7 @@ double scipy_cblas_ddot(int n, const double *x, int incx, const double *y, int i
 float scipy_cblas_sdot(int n, const float *x, int incx, const float *y, int incy);
 #define CCG_BLAS_INT_MAX 2147483647LL
 #endif
+#define CCG_SMALL_GEMM 4096.0
 
 /* How a matrix of shape (rows, cols) with strides (s0, s1) can be handed to row-major BLAS:
  * 0 as is (lda = s0), 1 transposed (lda = s1), -1 needs a copy. */
@@ -122,7 +123,9 @@ CCG_INLINE int ccg_gemm_##SFX(int64_t M, int64_t N, int64_t K, const T *A, int64
                               int64_t sa1, const T *B, int64_t sb0, int64_t sb1, T *C) {       \
     if (M == 0 || N == 0) return 0;                                                           \
     if (K == 0) { for (int64_t i = 0; i < M * N; i++) C[i] = 0; return 0; }                   \
-    if (M > CCG_BLAS_INT_MAX || N > CCG_BLAS_INT_MAX || K > CCG_BLAS_INT_MAX) {               \
+    if (M > CCG_BLAS_INT_MAX || N > CCG_BLAS_INT_MAX || K > CCG_BLAS_INT_MAX ||               \
+        (double)M * (double)N * (double)K <= CCG_SMALL_GEMM) {                                \
+        /* tiny products (e.g. a 10x10 matrix in a loop body): a call into BLAS costs more */  \
         ccg_gemm_loops_##SFX(M, N, K, A, sa0, sa1, B, sb0, sb1, C);                           \
         return 0;                                                                             \
     }                                                                                         \
@@ -152,7 +155,7 @@ CCG_INLINE int ccg_gemm_##SFX(int64_t M, int64_t N, int64_t K, const T *A, int64
     return 0;                                                                                 \
 }                                                                                             \
 CCG_INLINE int ccg_dotv_##SFX(int64_t n, const T *x, int64_t sx, const T *y, int64_t sy, T *out) { \
-    if (n > 0 && n <= CCG_BLAS_INT_MAX && sx > 0 && sy > 0 && sx <= CCG_BLAS_INT_MAX &&        \
+    if (n > 256 && n <= CCG_BLAS_INT_MAX && sx > 0 && sy > 0 && sx <= CCG_BLAS_INT_MAX &&      \
         sy <= CCG_BLAS_INT_MAX) {                                                             \
         *out = DOT((int)n, x, (int)sx, y, (int)sy);                                           \
         return 0;                                                                             \

@@ -46,6 +46,16 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
                   h.shape[0])
         first_tap = inner_in[op.tap_slots(c)[0]]
         _check_row_shape(ctx, name, f"state of carried output {c}", h.shape[1:], first_tap.type.shape)
+        if op.keep_last[c]:
+            # only the final state is used: a ring of L + 1 rows (time tau in row tau mod (L + 1));
+            # step t writes the row of time t - L - 1, which no tap of step t reads
+            ring = ctx.scratch(h.dtype, [str(L + 1)] + list(h.shape[1:]))
+            hm = ctx.materialize(h)
+            for r in range(L):
+                emit_copy(ctx, _row_view(ring, f"ccg_mod_i64({r - L}, {L + 1})"), _row_view(hm, str(r)))
+            head.append(ring)
+            carry_out.append(None)
+            continue
         hc = ctx.scratch(h.dtype, list(h.shape))
         emit_copy(ctx, hc, ctx.materialize(h))
         head.append(hc)
@@ -78,10 +88,13 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
             rs = hc.strides[0]
             for k in op.carry_taps[c]:
                 p = ctx.name("tap")
-                ctype = out_c.ctype
-                ctx.line(f"{ctype} *{p} = ({t} + ({k}) >= 0) ? {out_c.ptr} + ({t} + ({k})) * {rs} "
-                         f": {hc.ptr} + ({L} + {t} + ({k})) * {rs};")
-                bound.append(CVal(out_c.dtype, out_c.ndim - 1, ptr=p, shape=list(hc.shape[1:]), strides=row,
+                ctype = hc.ctype
+                if out_c is None:
+                    ctx.line(f"{ctype} *{p} = {hc.ptr} + ccg_mod_i64({t} + ({k}), {L + 1}) * {rs};")
+                else:
+                    ctx.line(f"{ctype} *{p} = ({t} + ({k}) >= 0) ? {out_c.ptr} + ({t} + ({k})) * {rs} "
+                             f": {hc.ptr} + ({L} + {t} + ({k})) * {rs};")
+                bound.append(CVal(hc.dtype, hc.ndim - 1, ptr=p, shape=list(hc.shape[1:]), strides=row,
                                   contiguous=True))
         for v in nons:
             bound.append(CVal(v.dtype, v.ndim, ptr=v.ptr, shape=list(v.shape), strides=list(v.strides),
@@ -90,7 +103,10 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
         # new states -> their rows
         for c in range(op.n_carries):
             r = results[c]
-            dst = _row_view(carry_out[c], t)
+            if carry_out[c] is None:
+                dst = _row_view(head[c], f"ccg_mod_i64({t}, {op.history(c) + 1})")
+            else:
+                dst = _row_view(carry_out[c], t)
             for a, (d, e) in enumerate(zip(r.shape, dst.shape)):
                 if d != e:
                     ctx.check(f"{d} == {e}", 1, f"{name}: carried output {c} changes shape on axis {a}: "
@@ -121,6 +137,12 @@ def emit_scan(ctx, node, ins: list[CVal]) -> list[CVal]:
     outs: list[CVal] = []
     for c in range(op.n_carries):
         o = carry_out[c]
+        if o is None:  # keep_last: the final state (the last initial row after 0 steps)
+            ring = head[c]
+            last = ctx.alloc(node, c, list(ring.shape[1:]))
+            emit_copy(ctx, last, _row_view(ring, f"ccg_mod_i64({ran} - 1, {op.history(c) + 1})"))
+            outs.append(last)
+            continue
         outs.append(CVal(o.dtype, o.ndim, ptr=o.ptr, shape=[ran] + list(o.shape[1:]), strides=o.strides,
                          contiguous=True, base=o.base))
         _fix_out_rows(ctx, node, c, ran)

@@ -78,10 +78,12 @@ class Scan(Op):
     Equality is structural: the props hold the inner graph's fingerprint.
     """
 
-    __props__ = ("n_seqs", "carry_taps", "n_nit", "n_non_seqs", "as_while", "truncate_gradient", "inner_fp")
+    __props__ = ("n_seqs", "carry_taps", "n_nit", "n_non_seqs", "as_while", "truncate_gradient", "inner_fp",
+                 "keep_last")
 
     def __init__(self, fgraph: FunctionGraph, n_seqs: int, carry_taps: Sequence[Sequence[int]], n_nit: int,
-                 as_while: bool = False, truncate_gradient: int = -1, name: str | None = None):
+                 as_while: bool = False, truncate_gradient: int = -1, name: str | None = None,
+                 keep_last: Sequence[bool] | None = None):
         self.fgraph = fgraph
         self.n_seqs = int(n_seqs)
         self.carry_taps = tuple(tuple(int(k) for k in taps) for taps in carry_taps)
@@ -101,9 +103,21 @@ class Scan(Op):
                              f"{n_nit} per-step outputs")
         if self.truncate_gradient < -1:
             raise ValueError(f"Scan: truncate_gradient must be -1 or >= 0, got {truncate_gradient}")
+        # keep_last[c]: the optimizer found that only carry c's final state is used, so output c
+        # is that state (shape *state: the last new state, or the last initial row after 0
+        # steps) and the loop keeps only L + 1 rows of its history instead of every step.
+        self.keep_last = tuple(bool(k) for k in (keep_last or (False,) * len(self.carry_taps)))
+        if len(self.keep_last) != len(self.carry_taps):
+            raise ValueError(f"Scan: keep_last needs one flag per carried output, got {self.keep_last}")
         self.inner_fp = fingerprint(fgraph)
         self._order = fgraph.toposort()
         self._dep: list[int] | None = None
+
+    def _differentiable(self) -> None:
+        if any(self.keep_last):
+            raise NotImplementedError(
+                "this Scan was rewritten by the optimizer to keep only final states; differentiate or "
+                "vectorize the graph before optimizing it (function() does)")
 
     # -- layout helpers
     @property
@@ -170,7 +184,7 @@ class Scan(Op):
                 raise TypeError(f"{name}: carried output {c}: the step function returns {new!r} for a state of type "
                                 f"{state!r} (its initial value); dtype and shape must stay the same")
             merged = tuple(a if a is not None else b for a, b in zip(state.shape, new.shape))
-            out_types.append(TensorType(state.dtype, shape=(steps, *merged)))
+            out_types.append(TensorType(state.dtype, shape=merged if self.keep_last[c] else (steps, *merged)))
         for j in range(self.n_nit):
             t = outs[self.n_carries + j].type
             out_types.append(TensorType(t.dtype, shape=(steps, *t.shape)))
@@ -237,7 +251,8 @@ class Scan(Op):
             if self.as_while and bool(res[-1]):
                 ran = t + 1
                 break
-        results = [buf[self.history(c):self.history(c) + ran].copy() for c, buf in enumerate(bufs)]
+        results = [buf[self.history(c) + ran - 1].copy() if self.keep_last[c]
+                   else buf[self.history(c):self.history(c) + ran].copy() for c, buf in enumerate(bufs)]
         for j, arr in enumerate(nits):
             if arr is None:  # no step ran: unknown lengths are 0
                 t = node.outputs[self.n_carries + j].type
@@ -259,7 +274,8 @@ class Scan(Op):
                 known[id(ins[slot])] = tuple(sh[1:])
         for j, sh in enumerate(non_sh):
             known[id(ins[self.n_seqs + self.n_taps + j])] = tuple(sh)
-        res = [(n, *hist_sh[c][1:]) for c in range(self.n_carries)]
+        res = [tuple(hist_sh[c][1:]) if self.keep_last[c] else (n, *hist_sh[c][1:])
+               for c in range(self.n_carries)]
         for j in range(self.n_nit):
             res.append((n, *_inner_shape(self.fgraph.outputs[self.n_carries + j], known, ins)))
         return [tuple(as_int64(d) for d in shp) for shp in res]
@@ -327,6 +343,7 @@ class Scan(Op):
         (the adjoints of the states at times t-1 .. t-L_c); non-sequence gradients are running
         sums; sequence gradients are per-step outputs.  Only the steps that ran (`until`), and only
         the last truncate_gradient of them, are differentiated."""
+        self._differentiable()
         from ccgrad.gradient import Lop
 
         ns, nc, base = self.n_seqs, self.n_carries, self.n_seqs + self.n_taps
@@ -428,6 +445,7 @@ class Scan(Op):
     def jvp(self, node: Apply, tangents: list) -> list:
         """Forward mode: a Scan of the inner jvp over the stored per-step values, carrying the
         tangents of the carried states."""
+        self._differentiable()
         from ccgrad.gradient import forward
 
         ns, nc, base = self.n_seqs, self.n_carries, self.n_seqs + self.n_taps
@@ -493,6 +511,7 @@ class Scan(Op):
         """The loop over a batch: batched sequences and histories get their batch axis moved
         behind the time axis, the inner graph is batched op by op (a carry becomes batched when
         its new state is), and batched outputs get the batch axis back in front."""
+        self._differentiable()
         if batched[0]:
             raise NotImplementedError("scan batch rule: the number of steps cannot vary over the batch")
         if not any(batched):

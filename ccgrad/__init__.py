@@ -14,9 +14,10 @@ from ccgrad.options import config
 from ccgrad.printing import debugprint, pp
 from ccgrad.scan_module import foldl, foldr, map, reduce, scan, until  # noqa: A004
 from ccgrad.sharedvar import TensorSharedVariable, shared
+from ccgrad.warm import warmup
 
 __version__ = "0.1.0"
 
 __all__ = ["function", "grad", "Lop", "Rop", "pp", "debugprint", "tensor", "gradient", "printing",
            "config", "In", "Out", "UnusedInputError", "MissingInputError", "__version__", "scan", "until",
-           "scan_module", "map", "reduce", "foldl", "foldr", "shared", "TensorSharedVariable"]
+           "scan_module", "map", "reduce", "foldl", "foldr", "shared", "TensorSharedVariable", "warmup"]

@@ -305,7 +305,10 @@ def _load_or_build_cached(r, key, parts, source, features, name) -> LoadedModule
         tmp = _new_tmp(r)
         try:
             t0 = time.perf_counter()
-            so_path = _build_into(tmp, key, parts, source, features, name)
+            try:
+                so_path = _build_into(tmp, key, parts, source, features, name)
+            except cc.CompileError as exc:
+                raise _keep_failed(r, tmp, key, exc) from None
             seconds = time.perf_counter() - t0
             _write_meta(tmp, key, parts, so_path, seconds, name)
             _fsync_dir(tmp)
@@ -320,6 +323,9 @@ def _load_or_build_cached(r, key, parts, source, features, name) -> LoadedModule
             else:
                 _fsync_dir(os.path.dirname(final))
                 _log_build(r, key, seconds, name)
+                from ccgrad import cache_admin
+
+                cache_admin.maybe_enforce_size_cap(r)
         finally:
             if os.path.isdir(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -328,6 +334,24 @@ def _load_or_build_cached(r, key, parts, source, features, name) -> LoadedModule
         if loaded is None:
             raise OSError(f"entry {key[:16]} vanished right after publishing")
         return loaded
+
+
+def _keep_failed(r: str, tmp: str, key: str, exc: cc.CompileError) -> cc.CompileError:
+    """Move a failed build to <root>/failed/<key>/ (replacing an older one) so the saved source
+    named in the error survives the temp dir's cleanup; return the error pointing there."""
+    dest = os.path.join(r, "failed", key)
+    try:
+        os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+        if os.path.isdir(dest):
+            shutil.rmtree(dest, ignore_errors=True)
+        os.rename(tmp, dest)
+    except OSError:
+        return exc
+    src = os.path.join(dest, "src.c")
+    log = os.path.join(dest, "compile.log")
+    msg = str(exc).replace(os.path.join(tmp, "src.c"), src).replace(os.path.join(tmp, "compile.log"), log)
+    msg = msg.replace(tmp, dest)
+    return cc.CompileError(msg, src, log)
 
 
 def _build_private(key, parts, source, features) -> LoadedModule:

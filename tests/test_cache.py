@@ -235,7 +235,7 @@ def test_warm_start_skips_optimizing_and_lowering(fresh_root):
     import ccgrad.rewrite, ccgrad.lower
     calls = []
     orig = ccgrad.lower.lower
-    ccgrad.lower.lower = lambda fg: calls.append(1) or orig(fg)
+    ccgrad.lower.lower = lambda fg, donate=None: calls.append(1) or orig(fg, donate)
     x = T.dvector('x')
     f = ccgrad.function([x], T.grad(T.sum(x ** 3), x), mode='c')
     assert np.allclose(f(np.array([1.0, 2.0])), [3.0, 12.0])

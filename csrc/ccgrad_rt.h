@@ -36,16 +36,16 @@ CCG_SIMD1(log1p) CCG_SIMD1(log2) CCG_SIMD1(sinh) CCG_SIMD1(tan) CCG_SIMD1(tanh) 
 #define CCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- memory ---------------------------------------------------------------------------------
- * 64-byte aligned blocks from malloc, freed with free() (glibc then reuses freed blocks, as it
+ * Blocks from malloc (16-byte aligned), freed with free() (glibc then reuses freed blocks, as it
  * does for numpy).  Blocks of 4 MiB and more ask for transparent huge pages, as numpy does, so
  * large fresh outputs do not pay one page fault per 4 KiB. */
 CCG_INLINE void *ccg_alloc(int64_t nbytes) {
-    void *p = NULL;
     size_t n = nbytes > 0 ? (size_t)nbytes : 1;
-    n = (n + 63) & ~(size_t)63;
-    if (posix_memalign(&p, 64, n) != 0) return NULL;
+    /* plain malloc, as numpy: glibc then reuses freed blocks without new page faults
+     * (posix_memalign's split blocks were trimmed back to the OS and faulted in again) */
+    void *p = malloc(n);
 #ifdef MADV_HUGEPAGE
-    if (n >= ((size_t)4 << 20)) {
+    if (p != NULL && n >= ((size_t)4 << 20)) {
         /* like numpy: huge pages for the 2 MiB-aligned interior of large blocks */
         uintptr_t lo = ((uintptr_t)p + ((uintptr_t)2 << 20) - 1) & ~(((uintptr_t)2 << 20) - 1);
         uintptr_t hi = ((uintptr_t)p + n) & ~(((uintptr_t)2 << 20) - 1);

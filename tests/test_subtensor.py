@@ -10,6 +10,7 @@ import pytest
 
 import ccgrad
 import ccgrad.tensor as T
+from ccgrad.ops import indexspec as IS
 from ccgrad.ops import subtensor as ST
 from ccgrad.printing import pp
 from tests.test_shape_ops import check_batch, check_infer_shape
@@ -27,7 +28,7 @@ def test_slice_length_formula_matches_python():
                   for sp in (BOUNDS[1:] if has_stop else [None])
                   for sd in STEPS[1:]]
         cols = [np.array([c[k] if c[k] is not None else 0 for c in combos], "int64") for k in range(4)]
-        length = ST.sym_slice_len(n, (a if has_start else None, b if has_stop else None, s))
+        length = IS.sym_slice_len(n, (a if has_start else None, b if has_stop else None, s))
         got = length.eval({n: cols[0], a: cols[1], b: cols[2], s: cols[3]})
         want = [len(range(nn)[slice(st, sp, sd)]) for nn, st, sp, sd in combos]
         np.testing.assert_array_equal(got, want)
@@ -103,7 +104,7 @@ def test_fill_spec_rebuilds_the_index():
     x, i, v = T.dtensor3("x"), T.lscalar("i"), T.lvector("v")
     for out in [x[1:i:-1, i], x[v, :, i], x[::2, v, 1:]]:
         node = out.owner
-        again = node.inputs[0][ST.fill_spec(node.op.spec, node.inputs[1:])]
+        again = node.inputs[0][IS.fill_spec(node.op.spec, node.inputs[1:])]
         assert again.owner.op == node.op and list(again.owner.inputs) == list(node.inputs)
 
 
@@ -206,8 +207,36 @@ def test_batch_rules(case):
     check_batch(build, values, flags)
 
 
-def test_batch_over_inc_index_is_refused():
-    x, y, v = T.dmatrix("x"), T.dvector("y"), T.lvector("v")
-    out = T.inc_subtensor(x[v], y)
-    with pytest.raises(NotImplementedError):
-        out.owner.op.batch(out.owner, [x, y, T.lmatrix("vb")], [False, False, True])
+WRITES = [  # (build(x, y, *idx), x shape, y shape, index values)
+    (lambda x, y, i: T.inc_subtensor(x[i], y), (4, 3), (3,), [np.array([1, 1, -1])]),
+    (lambda x, y, i: T.set_subtensor(x[i], y), (4, 3), (3,), [np.array(2)]),
+    (lambda x, y, i: T.inc_subtensor(x[:, i], y), (4, 3), (4, 2), [np.array([0, 2])]),
+    (lambda x, y, i, j: T.inc_subtensor(x[1:, i, j], y), (3, 4, 5), (2, 2), [np.array([3, 0]), np.array(4)]),
+    (lambda x, y, i, j: T.set_subtensor(x[i, :, j], y), (3, 4, 5), (2, 4), [np.array([2, 0]), np.array([1, 1])]),
+]
+
+
+@pytest.mark.parametrize("k", range(len(WRITES)))
+@pytest.mark.parametrize("pattern", ["idx", "x_idx", "all"])
+def test_batch_over_write_index_matches_a_loop(k, pattern):
+    """A batched index of a write: each batch element uses its own index values."""
+    from ccgrad.evaluate import evaluate
+    from ccgrad.graph import TensorType
+
+    fn, xs, ys, idx = WRITES[k]
+    nb, rng = 3, np.random.default_rng(k)
+    ins = [TensorType("float64", shape=(None,) * len(xs))("x"), TensorType("float64", shape=(None,) * len(ys))("y")]
+    ins += [TensorType("int64", shape=(None,) * v.ndim)(f"i{n}") for n, v in enumerate(idx)]
+    out = fn(*ins)
+    node = out.owner
+    flags = [pattern != "idx", pattern == "all"] + [True] * len(idx)
+    vals = [rng.standard_normal((nb,) + xs if flags[0] else xs), rng.standard_normal((nb,) + ys if flags[1] else ys)]
+    vals += [np.stack([rng.permutation(v.ravel()).reshape(v.shape) if v.ndim else (v - e) % xs[0]
+                       for e in range(nb)]) for v in idx]  # different indices per batch element
+    b_ins = [TensorType(v.dtype, shape=(None,) * (v.ndim + f))(f"b{n}") for n, (v, f) in enumerate(zip(ins, flags))]
+    outs, out_b = node.op.batch(node, b_ins, flags)
+    got = evaluate(outs, dict(zip(b_ins, vals)))[0]
+    assert out_b == [True]
+    for e in range(nb):
+        one = {v: (val[e] if f else val) for v, val, f in zip(ins, vals, flags)}
+        np.testing.assert_array_equal(got[e], evaluate([out], one)[0])

@@ -229,7 +229,7 @@ class Emitter:
                 and sum(1 for v in node.inputs if v is in_var) == 1
             ):
                 self.comment(f"in place: output reuses {base}")
-                self.line(f"{ctype} *{name} = ({ctype} *){base};")
+                self.line(f"{ctype} *{name} = ({ctype} *){in_val.ptr};")
                 return CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True,
                             base=base)
         slot = self._take_slot()

@@ -10,17 +10,15 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, Op, TensorType, Variable, as_variable, builder, register
-from ccgrad.ops.shape import (
-    _int_scalar,
-    alloc,
+from ccgrad.lower.values import CVal
+from ccgrad.ops.indexspec import c_assign, c_int64, c_static_dims, c_walk
+from ccgrad.ops.shape import alloc, batch_broadcast, dimshuffle, reshape, shape_i, shape_list
+from ccgrad.ops.subtensor import getitem, write_at
+from ccgrad.ops.symint import (
     as_int64,
-    batch_broadcast,
     constant_value,
-    dimshuffle,
-    reshape,
+    int_scalar,
     shape_entries,
-    shape_i,
-    shape_list,
     static_int,
     sym_add,
     sym_ceildiv,
@@ -29,7 +27,6 @@ from ccgrad.ops.shape import (
     sym_mul,
     sym_sub,
 )
-from ccgrad.ops.subtensor import getitem, write_at
 from ccgrad.options import config
 
 
@@ -152,6 +149,35 @@ class Join(Op):
 
     def pp(self, node, args):
         return f"join({self.axis}, {', '.join(args)})"
+
+    def c_code(self, ctx, node, ins):
+        """Each input copied into its block of a fresh buffer; every other axis must match
+        input 0's (ValueError naming the input and axis)."""
+        from ccgrad.lower.loops import emit_copy
+
+        ax, ref = self.axis, ins[0]
+        for i, t in enumerate(ins[1:], 1):
+            for a in range(t.ndim):
+                if a != ax and t.shape[a] != ref.shape[a]:
+                    ctx.check(f"{t.shape[a]} == {ref.shape[a]}", 1,
+                              f"join: input {i} has length %lld on axis {a}, input 0 has %lld", t.shape[a],
+                              ref.shape[a], axis=a, expected=ref.shape[a], got=t.shape[a])
+        total = ctx.name("jn")
+        ctx.line(f"const int64_t {total} = {' + '.join(t.shape[ax] for t in ins)};")
+        shape = c_static_dims(node.outputs[0], [total if a == ax else d for a, d in enumerate(ref.shape)])
+        out = ctx.alloc(node, 0, shape)
+        start = "0"
+        for t in ins:
+            block = CVal(t.dtype, t.ndim, ptr=f"({out.ptr} + {start} * {out.strides[ax]})", shape=list(t.shape),
+                         strides=list(out.strides), contiguous=ax == 0, base=out.base)
+            if ax == 0:
+                emit_copy(ctx, block, t)
+            else:
+                c_assign(ctx, block, t, (None,) * t.ndim, "set", "join")
+            nxt = ctx.name("jo")
+            ctx.line(f"const int64_t {nxt} = {start} + {t.shape[ax]};")
+            start = nxt
+        return [out]
 
 
 def _axis_int(axis, what: str) -> int:
@@ -306,6 +332,42 @@ class ARange(Op):
     def pp(self, node, args):
         return f"arange({', '.join(args)})"
 
+    def c_code(self, ctx, node, ins):
+        """Length ceil((stop - start) / step), 0 when negative (step 0, NaN and overflowing
+        lengths are ValueErrors); values filled as numpy does: out[0] = start, out[1] =
+        start + step, out[i] = out[0] + i * (out[1] - out[0])."""
+        ct = dtypes.c_type(self.dtype)
+        flt = any(v.dtype in dtypes.FLOATS for v in node.inputs)
+        a, b, st, n = (ctx.name(p) for p in ("ara", "arb", "ars", "arn"))
+        wt = "double" if flt else "int64_t"
+        for name, v in zip((a, b, st), ins):
+            ctx.line(f"const {wt} {name} = ({wt})({v.value()});")
+        ctx.check(f"{st} != 0", 3, "arange: step cannot be zero")
+        if flt:
+            ctx.line(f"const double {n}d = ceil(({b} - {a}) / {st});")
+            ctx.check(f"{n}d < 4611686018427387904.0 && {n}d == {n}d", 3,
+                      "arange: cannot compute the length (it is NaN or too large)")
+            ctx.line(f"const int64_t {n} = {n}d > 0 ? (int64_t){n}d : 0;")
+            second = f"{a} + {st}"
+        else:
+            ctx.line(f"int64_t {n}d = 0;")
+            ctx.check(f"!__builtin_sub_overflow({b}, {a}, &{n}d)", 3, "arange: the length overflows int64")
+            ctx.line(f"const int64_t {n} = {st} > 0 ? ({n}d > 0 ? ({n}d - 1) / {st} + 1 : 0) "
+                     f": ({n}d < 0 ? ({n}d + 1) / {st} + 1 : 0);")
+            second = f"(int64_t)((uint64_t){a} + (uint64_t){st})"
+        out = ctx.alloc(node, 0, c_static_dims(node.outputs[0], [n]))
+        b0, dl, i = ctx.name("ar0"), ctx.name("ard"), ctx.name("i")
+        ctx.line(f"const {ct} {b0} = ({ct})({a});")
+        ctx.line(f"const {ct} {dl} = ({ct})(({ct})({second}) - {b0});")
+        ctx.line(f"if ({n} > 0) {out.ptr}[0] = {b0};")
+        ctx.line(f"if ({n} > 1) {out.ptr}[1] = ({ct})({second});")
+        with ctx.loop(i, n, start="2"):
+            if self.dtype in dtypes.FLOATS:
+                ctx.line(f"{out.ptr}[{i}] = {b0} + {i} * {dl};")
+            else:
+                ctx.line(f"{out.ptr}[{i}] = ({ct})((uint64_t){b0} + (uint64_t){i} * (uint64_t){dl});")
+        return [out]
+
 
 @register("arange")
 def arange(start, stop=None, step=1, dtype=None) -> Variable:
@@ -339,7 +401,7 @@ class Eye(Op):
         return f"Eye{{{self.dtype}}}"
 
     def make_node(self, n, m, k) -> Apply:
-        vs = [_int_scalar(v, f"eye: {name}") for v, name in zip((n, m, k), ("n", "m", "k"))]
+        vs = [int_scalar(v, f"eye: {name}") for v, name in zip((n, m, k), ("n", "m", "k"))]
         shape = [static_int(vs[0]), static_int(vs[1])]
         for s in shape:
             if s is not None and s < 0:
@@ -371,6 +433,19 @@ class Eye(Op):
 
     def pp(self, node, args):
         return f"eye({', '.join(args)})"
+
+    def c_code(self, ctx, node, ins):
+        """Zeros, then ones at (i, i + k) for the rows where the diagonal lies inside."""
+        n, m, k = (c_int64(ctx, v, p) for v, p in zip(ins, ("en", "em", "ek")))
+        ctx.check(f"{n} >= 0 && {m} >= 0", 3, "eye: negative dimension in (%lld, %lld)", n, m)
+        out = ctx.alloc(node, 0, c_static_dims(node.outputs[0], [n, m]))
+        ctx.line(f"memset({out.ptr}, 0, (size_t)({out.size()}) * sizeof({out.ctype}));")
+        lo, hi, i = ctx.name("lo"), ctx.name("hi"), ctx.name("i")
+        ctx.line(f"const int64_t {lo} = {k} >= 0 ? 0 : ({k} < -{n} ? {n} : -{k});")
+        ctx.line(f"const int64_t {hi} = ({k} > {m} || {k} < -{n}) ? 0 : ({m} - {k} < {n} ? {m} - {k} : {n});")
+        with ctx.loop(i, hi, start=lo):
+            ctx.line(f"{out.at([i, f'{i} + {k}'])} = 1;")
+        return [out]
 
 
 @register("eye")
@@ -456,6 +531,25 @@ class ExtractDiag(Op):
     def pp(self, node, args):
         return f"diagonal({args[0]}, {self.offset}, {self.axis1}, {self.axis2})"
 
+    def c_code(self, ctx, node, ins):
+        """A view: the diagonal axis has stride s1 + s2 and starts at the offset's corner."""
+        x, k = ins[0], self.offset
+        n1, n2 = x.shape[self.axis1], x.shape[self.axis2]
+        s1, s2 = x.strides[self.axis1], x.strides[self.axis2]
+        ln = ctx.name("dl")
+        lim1, lim2 = (n1, f"{n2} - {k}") if k >= 0 else (f"{n1} - {-k}", n2)
+        ctx.line(f"int64_t {ln} = {lim1} < {lim2} ? {lim1} : {lim2};")
+        ctx.line(f"if ({ln} < 0) {ln} = 0;")
+        rest = [a for a in range(x.ndim) if a not in (self.axis1, self.axis2)]
+        shape = c_static_dims(node.outputs[0], [x.shape[a] for a in rest] + [ln])
+        if x.ptr is None:
+            return [CVal(x.dtype, len(shape), scalar=x.scalar, shape=shape, strides=["0"] * len(shape), base=x.base)]
+        corner = "0" if k == 0 else (f"{k} * {s2}" if k > 0 else f"{-k} * {s1}")
+        p = ctx.name("v")
+        ctx.line(f"{x.ctype} *{p} = {x.ptr} + ({ln} > 0 ? {corner} : 0);")
+        return [CVal(x.dtype, len(shape), ptr=p, shape=shape, strides=[x.strides[a] for a in rest] + [f"({s1} + {s2})"],
+                     base=x.base)]
+
 
 class AllocDiag(Op):
     """numpy's diag(v, k) for the last axis of v: (..., n) -> (..., n+|k|, n+|k|)."""
@@ -502,6 +596,21 @@ class AllocDiag(Op):
 
     def pp(self, node, args):
         return f"diag({args[0]}, {self.offset})"
+
+    def c_code(self, ctx, node, ins):
+        """Zeros, then v's last axis written along diagonal `offset` of the last two axes."""
+        v, k = ins[0], self.offset
+        size = ctx.name("dn")
+        ctx.line(f"const int64_t {size} = {v.shape[-1]} + {abs(k)};")
+        out = ctx.alloc(node, 0, c_static_dims(node.outputs[0], list(v.shape[:-1]) + [size, size]))
+        ctx.line(f"memset({out.ptr}, 0, (size_t)({out.size()}) * sizeof({out.ctype}));")
+
+        def body(w):
+            i = w[-1]
+            ctx.line(f"{out.at(w[:-1] + [f'{i} + {max(0, -k)}', f'{i} + {max(0, k)}'])} = {v.at(w)};")
+
+        c_walk(ctx, list(v.shape), body)
+        return [out]
 
 
 @register("diag")
@@ -582,7 +691,7 @@ def repeat(x, repeats, axis: int | None = None) -> Variable:
     if isinstance(repeats, Variable):
         if repeats.ndim != 0:
             raise NotImplementedError("repeat: symbolic per-element counts are not supported")
-        repeats = _int_scalar(repeats, "repeat: repeats")
+        repeats = int_scalar(repeats, "repeat: repeats")
     elif int(repeats) < 0:
         raise ValueError(f"repeat: negative count {repeats}")
     order = tuple(range(axis + 1)) + ("x",) + tuple(range(axis + 1, x.ndim))

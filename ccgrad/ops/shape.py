@@ -1,7 +1,7 @@
 """Shape and layout ops: Shape, Shape_i, DimShuffle (transpose / add / drop broadcastable
-axes), Alloc (broadcast a value to a shape), Reshape (reshape / flatten), and the small
-symbolic-integer arithmetic that shape rules share (`sym_*`: Python ints fold at build time,
-anything symbolic becomes an int64 graph).  Indexing ops live in ops/subtensor.py."""
+axes), Alloc (broadcast a value to a shape), SpecifyShapeLike, Reshape (reshape / flatten), each
+with its C emission.  The symbolic-integer helpers shape rules share live in ops/symint.py;
+indexing ops in ops/subtensor.py."""
 
 from __future__ import annotations
 
@@ -9,141 +9,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, Op, TensorType, Variable, as_variable, builder, register
-
-
-def _int_scalar(x, what: str) -> Variable:
-    """A 0-d integer Variable (Python ints become int64 constants)."""
-    if isinstance(x, int | np.integer) and not isinstance(x, bool):
-        return Constant(TensorType("int64", shape=()), int(x))
-    v = as_variable(x)
-    if v.ndim != 0 or v.dtype not in dtypes.INTS:
-        raise TypeError(f"{what} must be an integer scalar, got {v.type!r}")
-    return v
-
-
-def constant_value(v: Variable):
-    """The Python value of a constant (or of a Shape_i on a static dim); None when unknown."""
-    if isinstance(v, Constant):
-        return v.data.item() if v.data.ndim == 0 else v.data
-    if v.owner is not None and isinstance(v.owner.op, ShapeI):
-        s = v.owner.inputs[0].type.shape[v.owner.op.i]
-        return s
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Symbolic integer arithmetic for shape rules.  A "SymInt" is a Python int or a 0-d integer
-# Variable; results fold to Python ints whenever every operand is known at build time, so the
-# same code yields static shapes and symbolic (int64) shape graphs.
-
-SymInt = int | Variable
-
-
-def static_int(v) -> int | None:
-    """The Python int value of a SymInt when known at build time, else None."""
-    if isinstance(v, Variable):
-        c = constant_value(v)
-        if c is None or np.ndim(c) != 0:
-            return None
-        return int(c)
-    return int(v)
-
-
-def _fold(v) -> SymInt:
-    c = static_int(v)
-    return c if c is not None else v
-
-
-def as_int64(v) -> Variable:
-    """A SymInt as a 0-d int64 Variable."""
-    if isinstance(v, Variable):
-        return v if v.dtype == "int64" else builder("cast")(v, "int64")
-    return Constant(TensorType("int64", shape=()), int(v))
-
-
-def _sym2(a, b, py, name: str) -> SymInt:
-    a, b = _fold(a), _fold(b)
-    if not isinstance(a, Variable) and not isinstance(b, Variable):
-        return py(a, b)
-    return builder(name)(as_int64(a), as_int64(b))
-
-
-def sym_add(a, b) -> SymInt:
-    a, b = _fold(a), _fold(b)
-    if isinstance(a, int) and a == 0:
-        return b
-    if isinstance(b, int) and b == 0:
-        return a
-    return _sym2(a, b, lambda p, q: p + q, "add")
-
-
-def sym_sub(a, b) -> SymInt:
-    b = _fold(b)
-    if isinstance(b, int) and b == 0:
-        return a
-    return _sym2(a, b, lambda p, q: p - q, "sub")
-
-
-def sym_mul(a, b) -> SymInt:
-    a, b = _fold(a), _fold(b)
-    if isinstance(a, int) and a == 1:
-        return b
-    if isinstance(b, int) and b == 1:
-        return a
-    return _sym2(a, b, lambda p, q: p * q, "mul")
-
-
-def sym_floordiv(a, b) -> SymInt:
-    return _sym2(a, b, lambda p, q: p // q, "int_div")
-
-
-def sym_ceildiv(a, b) -> SymInt:
-    """ceil(a / b) for integers (any signs)."""
-    return sym_neg(sym_floordiv(sym_neg(a), b))
-
-
-def sym_neg(a) -> SymInt:
-    a = _fold(a)
-    return -a if isinstance(a, int) else builder("neg")(as_int64(a))
-
-
-def sym_max(a, b) -> SymInt:
-    return _sym2(a, b, max, "maximum")
-
-
-def sym_min(a, b) -> SymInt:
-    return _sym2(a, b, min, "minimum")
-
-
-def sym_lt(a, b):
-    """a < b: a Python bool when known, else a bool Variable."""
-    return _sym2(a, b, lambda p, q: p < q, "lt")
-
-
-def sym_eq(a, b):
-    return _sym2(a, b, lambda p, q: p == q, "eq")
-
-
-def sym_switch(cond, a, b) -> SymInt:
-    """`a if cond else b`, folded when cond is known."""
-    if isinstance(cond, bool | np.bool_):
-        return a if cond else b
-    c = constant_value(cond)
-    if c is not None:
-        return a if bool(c) else b
-    a, b = _fold(a), _fold(b)
-    if isinstance(a, int) and isinstance(b, int) and a == b:
-        return a
-    return builder("switch")(cond, as_int64(a), as_int64(b))
-
-
-def sym_prod(items) -> SymInt:
-    out: SymInt = 1
-    for v in items:
-        out = sym_mul(out, v)
-    return out
+from ccgrad.lower.values import CVal, row_major_strides
+from ccgrad.ops.indexspec import c_assign, c_int64, c_static_dims
+from ccgrad.ops.symint import (  # noqa: F401  (re-exported: older importers use ccgrad.ops.shape)
+    SymInt,
+    as_int64,
+    constant_value,
+    fold,
+    int_scalar,
+    shape_entries,
+    static_int,
+    sym_add,
+    sym_ceildiv,
+    sym_eq,
+    sym_floordiv,
+    sym_lt,
+    sym_max,
+    sym_min,
+    sym_mul,
+    sym_neg,
+    sym_prod,
+    sym_sub,
+    sym_switch,
+)
 
 
 def shape_list(x: Variable) -> list[SymInt]:
@@ -200,6 +89,13 @@ class Shape(Op):
             return [shape(x)], [False]
         return [builder("getitem")(shape(x), slice(1, None))], [False]
 
+    def c_code(self, ctx, node, ins):
+        """A small int64 array of x's axis lengths."""
+        x = ins[0]
+        name = ctx.name("shp")
+        ctx.line(f"int64_t {name}[{max(1, x.ndim)}] = {{{', '.join(x.shape) or '0'}}};")
+        return [CVal("int64", 1, ptr=name, shape=[str(x.ndim)], strides=["1"], contiguous=True, base="const")]
+
 
 _SHAPE = Shape()
 
@@ -244,6 +140,9 @@ class ShapeI(Op):
 
     def pp(self, node, args):
         return f"{args[0]}.shape[{self.i}]"
+
+    def c_code(self, ctx, node, ins):
+        return [CVal("int64", 0, scalar=f"((int64_t){ins[0].shape[self.i]})", contiguous=True)]
 
 
 @register("shape_i")
@@ -346,6 +245,17 @@ class DimShuffle(Op):
             return f"{args[0]}.T"
         return f"dimshuffle{{{','.join(str(o) for o in self.new_order)}}}({args[0]})"
 
+    def c_code(self, ctx, node, ins):
+        """A view: axes permuted, new axes of length 1 with stride 0, dropped axes left out."""
+        x = ins[0]
+        kept = [o for o in self.new_order if o != "x"]
+        in_order = kept == sorted(kept)  # only length-1 axes come or go: the layout is unchanged
+        return [CVal(x.dtype, len(self.new_order), ptr=x.ptr, scalar=x.scalar,
+                     shape=["1" if o == "x" else x.shape[o] for o in self.new_order],
+                     strides=["0" if o == "x" else x.strides[o] for o in self.new_order],
+                     contiguous=x.contiguous and in_order, contig_flag=x.contig_flag if in_order else None,
+                     base=x.base)]
+
 
 @register("dimshuffle")
 def dimshuffle(x, pattern: Sequence) -> Variable:
@@ -379,7 +289,7 @@ class Alloc(Op):
 
     def make_node(self, value, *shape) -> Apply:
         value = as_variable(value)
-        dims = [_int_scalar(s, "alloc shape entry") for s in shape]
+        dims = [int_scalar(s, "alloc shape entry") for s in shape]
         if value.ndim > len(dims):
             raise ValueError(
                 f"alloc: value of ndim {value.ndim} cannot broadcast to {len(dims)} dims"
@@ -457,6 +367,21 @@ class Alloc(Op):
         v = dimshuffle(value, (0,) + ("x",) * extra + tuple(range(1, value.ndim)))
         return [alloc(v, nb, *dims)], [True]
 
+    def c_code(self, ctx, node, ins):
+        """A fresh buffer filled with the value; negative lengths and lengths the value cannot
+        fill (only static length 1 broadcasts) are errors."""
+        value, *dims = ins
+        shape = []
+        for a, d in enumerate(dims):
+            n = c_int64(ctx, d, "d")
+            ctx.check(f"{n} >= 0", 3, f"alloc: negative length %lld on axis {a}", n, axis=a)
+            shape.append(n)
+        if not shape:
+            return [ctx.scalar(node, 0, init=value.value())]
+        out = ctx.alloc(node, 0, shape)
+        c_assign(ctx, out, value, node.inputs[0].type.shape, "set", "alloc", "the value")
+        return [out]
+
 
 _ALLOC = Alloc()
 
@@ -524,6 +449,17 @@ class SpecifyShapeLike(Op):
             return [x], [True]
         return [self.make_node(x, ref).outputs[0]], [batched[0] or batched[1]]
 
+    def c_code(self, ctx, node, ins):
+        """x itself, after checking its lengths against ref's."""
+        x, ref = ins
+        for a, (d, r) in enumerate(zip(x.shape, ref.shape)):
+            if d != r:
+                ctx.check(f"{d} == {r}", 1,
+                          f"evaluation point {ctx.dim_name(d) or 'value'} has length %lld on axis {a}, but the "
+                          f"variable it is paired with ({ctx.dim_name(r) or 'value'}) has length %lld", d, r,
+                          axis=a, expected=r, got=d)
+        return [x]
+
 
 _SPECIFY_LIKE = SpecifyShapeLike()
 
@@ -564,7 +500,7 @@ class Reshape(Op):
         x = as_variable(x)
         if len(shape) != self.ndim:
             raise TypeError(f"Reshape{{{self.ndim}}} takes {self.ndim} shape entries, got {len(shape)}")
-        dims = [_int_scalar(s, "reshape: shape entry") for s in shape]
+        dims = [int_scalar(s, "reshape: shape entry") for s in shape]
         consts = [static_int(d) for d in dims]
         shown = tuple("?" if c is None else c for c in consts)
         if sum(c == -1 for c in consts) > 1:
@@ -642,57 +578,42 @@ class Reshape(Op):
         tail = "," if self.ndim == 1 else ""
         return f"reshape({args[0]}, ({', '.join(args[1:])}{tail}))"
 
+    def c_code(self, ctx, node, ins):
+        """Checks the target shape against x's size (one -1 entry inferred).  The result is a
+        view of x when x is C-contiguous at run time (decided at run time unless known at
+        compile time), else a C-contiguous copy in a work buffer: either way a C-contiguous
+        value, so consumers take their flat fast paths."""
+        x, *dims = ins
+        out_var = node.outputs[0]
+        ds = [c_int64(ctx, d, "rs") for d in dims]
+        may_infer = [k for k, d in enumerate(node.inputs[1:]) if not _nonneg(d)]
+        size, known = ctx.name("size"), ctx.name("known")
+        ctx.line(f"const int64_t {size} = {x.size()};")
+        entries = ", ".join(f"{d} == -1 ? 1 : {d}" if k in may_infer else d for k, d in enumerate(ds)) or "1"
+        ctx.line(f"const int64_t {known} = ccg_nbytes((const int64_t[]){{{entries}}}, {len(ds)}, 1);")
+        n_inf = " + ".join(f"({ds[k]} == -1)" for k in may_infer) or "0"
+        ok = (f"{known} >= 0 && ({n_inf} == 0 ? {known} == {size} : "
+              f"({n_inf} == 1 && {known} > 0 && {size} % {known} == 0))")
+        shown = ", ".join("%lld" for _ in ds) + ("," if len(ds) == 1 else "")
+        ctx.check(ok, 3, f"reshape: cannot reshape an array of size %lld into shape ({shown})", size, *ds)
+        shape = [f"({d} == -1 ? {size} / {known} : {d})" if k in may_infer else d for k, d in enumerate(ds)]
+        shape = c_static_dims(out_var, shape)
+        if not shape:
+            return [ctx.scalar(node, 0, init=x.at(["0"] * x.ndim))]
+        if x.ptr is None:
+            return [CVal(x.dtype, len(shape), scalar=x.scalar, shape=shape, strides=["0"] * len(shape), base=x.base)]
+        strides = row_major_strides(shape)
+        if x.contiguous:
+            return [CVal(x.dtype, len(shape), ptr=x.ptr, shape=shape, strides=strides, contiguous=True, base=x.base)]
+        from ccgrad.lower.loops import emit_copy
 
-def shape_entries(shape, what: str, ndim: int | None = None) -> list[SymInt]:
-    """A shape argument (int, tuple/list of ints and int scalars, or an int vector Variable)
-    as a list of SymInts.  A symbolic vector needs a static length or `ndim`."""
-    if isinstance(shape, Variable):
-        if shape.dtype not in dtypes.INTS:
-            raise TypeError(f"{what}: shape must have an integer dtype, got {shape.type!r}")
-        if shape.ndim == 0:
-            return [_fold(shape)]
-        if shape.ndim != 1:
-            raise ValueError(f"{what}: shape must be a vector or a list of scalars, got {shape.type!r}")
-        if isinstance(shape, Constant):
-            return [int(v) for v in shape.data]
-        if shape.owner is not None and isinstance(shape.owner.op, Shape):
-            return shape_list(shape.owner.inputs[0])
-        from ccgrad.ops.arrays import Join  # here: arrays imports this module
-
-        node = shape.owner
-        if (node is not None and isinstance(node.op, Join) and all(
-                i.owner is not None and isinstance(i.owner.op, DimShuffle) and i.owner.op.new_order == ("x",)
-                for i in node.inputs)):
-            return [_fold(i.owner.inputs[0]) for i in node.inputs]  # a stack of scalars
-        n = shape.type.shape[0]
-        if n is None:
-            n = ndim
-        elif ndim is not None and ndim != n:
-            raise ValueError(f"{what}: ndim={ndim} disagrees with the shape vector's length {n}")
-        if n is None:
-            raise ValueError(
-                f"{what}: the length of the symbolic shape vector {shape} is unknown; pass ndim="
-            )
-        return [_fold(builder("getitem")(shape, k)) for k in range(n)]
-    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
-        return [int(shape)]
-    if isinstance(shape, np.ndarray):
-        if shape.ndim > 1:
-            raise ValueError(f"{what}: shape must be 1-d, got an array of shape {shape.shape}")
-        shape = shape.reshape(-1).tolist()
-    if not isinstance(shape, list | tuple):
-        raise TypeError(f"{what}: shape must be an int, a tuple/list or an int vector, not {type(shape).__name__}")
-    out: list[SymInt] = []
-    for s in shape:
-        if isinstance(s, Variable):
-            if s.ndim != 0 or s.dtype not in dtypes.INTS:
-                raise TypeError(f"{what}: shape entries must be integer scalars, got {s.type!r}")
-            out.append(_fold(s))
-        elif isinstance(s, int | np.integer) and not isinstance(s, bool):
-            out.append(int(s))
-        else:
-            raise TypeError(f"{what}: shape entries must be ints or integer scalars, got {s!r}")
-    return out
+        p = ctx.name("r")
+        ctx.line(f"{x.ctype} *{p} = {x.ptr};")
+        with ctx.if_(f"!({x.runtime_contiguous()})"):
+            tmp = ctx.scratch(x.dtype, list(x.shape))
+            emit_copy(ctx, tmp, x)
+            ctx.line(f"{p} = {tmp.ptr};")
+        return [CVal(x.dtype, len(shape), ptr=p, shape=shape, strides=strides, contiguous=True, base=x.base)]
 
 
 @register("reshape")

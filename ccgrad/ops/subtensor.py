@@ -10,7 +10,12 @@ The index is an op parameter, the *spec*: one entry per indexed axis of x, each
   - a (start, stop, step) tuple whose fields are None, Python ints or "i".
 Index inputs follow x (and y for the inc ops) in spec order.  Axes beyond the spec are taken
 whole; `None`/newaxis is applied first by a DimShuffle (as Theano does), Ellipsis is expanded,
-trailing full slices are dropped, so equal indexings give equal ops.
+trailing full slices are dropped, so equal indexings give equal ops.  Parsing and the layout
+rules live in ops/indexspec.py.
+
+In C, basic indexing is a view (no copy); advanced indexing gathers into a fresh buffer; the
+writing ops copy x (or take over x's buffer when x dies there) and store / accumulate y.  Every
+index is checked at run time (IndexError naming the op, axis, index and length).
 """
 
 from __future__ import annotations
@@ -19,317 +24,28 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, Op, TensorType, Variable, as_variable, builder, register
-from ccgrad.ops.shape import (
-    Shape,
-    _fold,
-    as_int64,
-    batch_broadcast,
-    dimshuffle,
-    move_axis_to_front,
-    shape_i,
-    static_int,
-    sym_add,
-    sym_ceildiv,
-    sym_eq,
-    sym_lt,
-    sym_max,
-    sym_min,
-    sym_neg,
-    sym_sub,
-    sym_switch,
+from ccgrad.lower.values import CVal
+from ccgrad.ops.indexspec import (  # noqa: F401  (re-exported for importers of ccgrad.ops.subtensor)
+    FULL,
+    CIndex,
+    adv_location,
+    c_check_fill,
+    c_static_dims,
+    c_update,
+    check_int_var,
+    fill_spec,
+    index_dims,
+    np_index,
+    parse_index,
+    pp_index,
+    spec_str,
+    static_bcast,
+    static_slice_len,
+    sym_bcast,
+    sym_slice_len,
 )
-
-FULL = (None, None, None)
-
-
-# ---------------------------------------------------------------------------------------------
-# Parsing a Python index into (spec, inputs)
-
-
-def _check_int_var(v: Variable, what: str) -> None:
-    if v.dtype == "bool":
-        raise NotImplementedError(
-            f"{what}: boolean mask indexing is not supported; use T.switch (or an integer index)"
-        )
-    if v.dtype not in dtypes.INTS:
-        raise TypeError(f"{what}: indices must be integers, got {v.type!r}")
-
-
-def _scalar_part(p, inputs: list[Variable], what: str):
-    """A slice field or scalar index as a spec field: None, a Python int or "i"."""
-    if p is None:
-        return None
-    if isinstance(p, bool | np.bool_):
-        raise NotImplementedError(f"{what}: boolean indices are not supported")
-    if isinstance(p, int | np.integer):
-        return int(p)
-    v = as_variable(p)
-    _check_int_var(v, what)
-    if v.ndim != 0:
-        raise TypeError(f"{what}: slice bounds must be integer scalars, got {v.type!r}")
-    c = static_int(v) if isinstance(v, Constant) else None
-    if c is not None:
-        return c
-    inputs.append(v)
-    return "i"
-
-
-def _normalize_slice(start, stop, step):
-    if step == 1:
-        step = None
-    if start == 0 and (step is None or (isinstance(step, int) and step > 0)):
-        start = None
-    return (start, stop, step)
-
-
-def parse_index(x: Variable, index) -> tuple[Variable, tuple, list[Variable]]:
-    """(x after inserting newaxis axes, spec, index inputs) for x[index]."""
-    if not isinstance(index, tuple):
-        index = (index,)
-    if sum(it is Ellipsis for it in index) > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
-    consumed = sum(it is not Ellipsis and it is not None for it in index)
-    if consumed > x.ndim:
-        raise IndexError(f"too many indices for a {x.ndim}-d tensor {x.type!r}: {consumed} were given")
-    items: list = []
-    for it in index:
-        if it is Ellipsis:
-            items.extend([slice(None)] * (x.ndim - consumed))
-        else:
-            items.append(it)
-    if any(it is None for it in items):
-        # Insert the new axes first, then index them with a full slice (Theano's order).
-        order: list = []
-        k = 0
-        for it in items:
-            if it is None:
-                order.append("x")
-            else:
-                order.append(k)
-                k += 1
-        order.extend(range(k, x.ndim))
-        x = dimshuffle(x, tuple(order))
-        items = [slice(None) if it is None else it for it in items]
-    spec: list = []
-    inputs: list[Variable] = []
-    for axis, it in enumerate(items):
-        what = f"index on axis {axis}"
-        if isinstance(it, slice):
-            parts = [_scalar_part(p, inputs, what) for p in (it.start, it.stop, it.step)]
-            if parts[2] == 0:
-                raise ValueError(f"{what}: slice step cannot be zero")
-            spec.append(_normalize_slice(*parts))
-        elif isinstance(it, int | np.integer | bool | np.bool_) or (
-            isinstance(it, Variable) and it.ndim == 0
-        ):
-            spec.append(_scalar_part(it, inputs, what))
-        else:
-            v = as_variable(it)
-            _check_int_var(v, what)
-            if v.ndim == 0:
-                spec.append(_scalar_part(v, inputs, what))
-            else:
-                spec.append("a")
-                inputs.append(v)
-    while spec and spec[-1] == FULL:
-        spec.pop()
-    return x, tuple(spec), inputs
-
-
-def spec_str(spec: tuple) -> str:
-    def f(p):
-        return "" if p is None else str(p)
-
-    parts = []
-    for e in spec:
-        if isinstance(e, tuple):
-            s = f"{f(e[0])}:{f(e[1])}"
-            parts.append(s + (f":{f(e[2])}" if e[2] is not None else ""))
-        else:
-            parts.append(str(e))
-    return ", ".join(parts)
-
-
-def _pp_index(spec: tuple, args: list[str]) -> str:
-    """The index as Python source, with index inputs printed from args."""
-    it = iter(args)
-
-    def f(p):
-        return "" if p is None else (next(it) if p in ("i", "a") else str(p))
-
-    parts = []
-    for e in spec:
-        if isinstance(e, tuple):
-            a, b = f(e[0]), f(e[1])
-            s = f"{a}:{b}"
-            if e[2] is not None:
-                s += f":{f(e[2])}"
-            parts.append(s)
-        else:
-            parts.append(f(e))
-    return ", ".join(parts) if parts else ":"
-
-
-def fill_spec(spec: tuple, values) -> tuple:
-    """The spec with its "i"/"a" fields replaced by `values` in order (Variables or arrays):
-    the numpy index (with arrays) or a getitem index (with Variables)."""
-    it = iter(values)
-
-    def f(p):
-        return next(it) if p in ("i", "a") else p
-
-    out = []
-    for e in spec:
-        out.append(slice(f(e[0]), f(e[1]), f(e[2])) if isinstance(e, tuple) else f(e))
-    return tuple(out)
-
-
-def _is_advanced(e) -> bool:
-    return not isinstance(e, tuple)
-
-
-def adv_location(spec: tuple) -> int:
-    """Where numpy puts the broadcast index dims of an advanced index: after the slices that
-    precede the advanced entries when those are contiguous, else in front."""
-    pos = [i for i, e in enumerate(spec) if _is_advanced(e)]
-    if pos and pos == list(range(pos[0], pos[-1] + 1)):
-        return pos[0]
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------
-# Shapes of x[spec]: one layout rule (numpy's), used with static ints/None and with SymInts
-
-
-def _static_slice_len(n: int | None, sl: tuple) -> int | None:
-    start, stop, step = sl
-    if n is None or "i" in sl:
-        return n if start is None and stop is None and step in (None, -1) else None
-    return len(range(*slice(start, stop, step).indices(n)))
-
-
-def _norm_bound(v, n, lo, hi, default):
-    """Python's slice-bound normalization: default when None, +n when negative, clamp."""
-    if v is None:
-        return default
-    v = sym_switch(sym_lt(v, 0), sym_add(v, n), v)
-    return sym_max(lo, sym_min(v, hi))
-
-
-def sym_slice_len(n, sl: tuple):
-    """len(range(n)[start:stop:step]) as a SymInt; the fields of sl are None, ints or int
-    scalars."""
-    start, stop, step = sl
-    step = 1 if step is None else _fold(step)
-
-    def forward(stp):
-        s = _norm_bound(start, n, 0, n, 0)
-        e = _norm_bound(stop, n, 0, n, n)
-        return sym_max(0, sym_ceildiv(sym_sub(e, s), stp))
-
-    def backward(stp):
-        last = sym_sub(n, 1)
-        s = _norm_bound(start, n, -1, last, last)
-        e = _norm_bound(stop, n, -1, last, -1)
-        return sym_max(0, sym_ceildiv(sym_sub(s, e), sym_neg(stp)))
-
-    if isinstance(step, int):
-        return forward(step) if step > 0 else backward(step)
-    return sym_switch(sym_lt(0, step), forward(step), backward(step))
-
-
-def _static_bcast(shapes: list) -> list:
-    nd = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(nd):
-        col = [s[len(s) - nd + k] for s in shapes if len(s) - nd + k >= 0]
-        known = {d for d in col if d is not None and d != 1}
-        if len(known) > 1:
-            raise IndexError(
-                "shape mismatch: indexing arrays could not be broadcast together with static "
-                f"shapes {[tuple(s) for s in shapes]}"
-            )
-        out.append(known.pop() if known else (1 if all(d == 1 for d in col) else None))
-    return out
-
-
-def _sym_bcast(shapes: list) -> list:
-    nd = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(nd):
-        col = [_fold(s[len(s) - nd + k]) for s in shapes if len(s) - nd + k >= 0]
-        fixed = [d for d in col if isinstance(d, int) and d != 1]
-        if fixed:
-            out.append(fixed[0])
-            continue
-        r = col[0]
-        for d in col[1:]:
-            r = sym_switch(sym_eq(r, 1), d, r)
-        out.append(r)
-    return out
-
-
-def _index_dims(spec: tuple, xdims, info, slice_len, bcast) -> list:
-    """Output dims of x[spec] by numpy's rules.  `info` has one entry per index input: the
-    scalar (for "i") or the dims of the array (for "a")."""
-    advanced = "a" in spec
-    it = iter(info)
-    parts: list = []
-    shapes: list = []
-    adv = object()
-    for axis, e in enumerate(spec):
-        if isinstance(e, tuple):
-            fields = tuple(next(it) if p == "i" else p for p in e)
-            parts.append(slice_len(xdims[axis], fields))
-            continue
-        if e == "a":
-            shapes.append(list(next(it)))
-        else:
-            if e == "i":
-                next(it)
-            if not advanced:
-                continue
-            shapes.append([])
-        parts.append(adv)
-    trailing = list(xdims[len(spec):])
-    if not advanced:
-        return parts + trailing
-    b = bcast(shapes)
-    rest = [p for p in parts if p is not adv]
-    k = adv_location(spec)
-    if k:
-        return rest[:k] + b + rest[k:] + trailing
-    return b + rest + trailing
-
-
-def _np_index(name: str, spec: tuple, shape: tuple, values) -> tuple:
-    """The numpy index for run-time index values, with bounds checks naming the axis."""
-    it = iter(values)
-    out: list = []
-    for axis, e in enumerate(spec):
-        if isinstance(e, tuple):
-            fields = [int(next(it)) if p == "i" else p for p in e]
-            if fields[2] == 0:
-                raise ValueError(f"{name}: slice step cannot be zero (axis {axis})")
-            out.append(slice(*fields))
-            continue
-        n = shape[axis]
-        if e == "a":
-            a = np.asarray(next(it))
-            if a.size:
-                lo, hi = int(a.min()), int(a.max())
-                if lo < -n or hi >= n:
-                    raise IndexError(
-                        f"{name}: index {lo if lo < -n else hi} is out of bounds for axis {axis} "
-                        f"with length {n}"
-                    )
-            out.append(a)
-            continue
-        i = int(next(it)) if e == "i" else e
-        if not -n <= i < n:
-            raise IndexError(f"{name}: index {i} is out of bounds for axis {axis} with length {n}")
-        out.append(i)
-    return tuple(out)
+from ccgrad.ops.shape import Shape, batch_broadcast, dimshuffle, move_axis_to_front, shape_i
+from ccgrad.ops.symint import as_int64, fold, static_int
 
 
 def _static_or_i(v: Variable):
@@ -368,7 +84,7 @@ class _Read:
         if len(wants) != len(idx):
             raise TypeError(f"{name}{{{spec_str(spec)}}} takes {len(wants)} index inputs, got {len(idx)}")
         for w, v in zip(wants, idx):
-            _check_int_var(v, name)
+            check_int_var(v, name)
             if (w == "i") != (v.ndim == 0):
                 kind = "a scalar" if w == "i" else "an array"
                 raise TypeError(f"{name}{{{spec_str(spec)}}}: expected {kind} index, got {v.type!r}")
@@ -386,19 +102,19 @@ class _Read:
             n = x.type.shape[axis]
             if isinstance(e, int) and n is not None and not -n <= e < n:
                 raise IndexError(f"{name}: index {e} is out of bounds for axis {axis} with length {n}")
-        dims = _index_dims(spec, x.type.shape, info, _static_slice_len, _static_bcast)
+        dims = index_dims(spec, x.type.shape, info, static_slice_len, static_bcast)
         return Apply(self, [x, *idx], [TensorType(x.dtype, shape=dims)])
 
     def perform(self, node, inputs):
         x, *vals = inputs
-        index = _np_index(type(self).__name__, self.spec, x.shape, vals)
+        index = np_index(type(self).__name__, self.spec, x.shape, vals)
         return [np.array(x[index], copy=True)]
 
     def infer_shape(self, node, input_shapes):
-        xdims = [_fold(s) for s in input_shapes[0]]
-        info = [v if v.ndim == 0 else [_fold(s) for s in shp]
+        xdims = [fold(s) for s in input_shapes[0]]
+        info = [v if v.ndim == 0 else [fold(s) for s in shp]
                 for v, shp in zip(node.inputs[1:], input_shapes[1:])]
-        dims = _index_dims(self.spec, xdims, info, sym_slice_len, _sym_bcast)
+        dims = index_dims(self.spec, xdims, info, sym_slice_len, sym_bcast)
         return [tuple(as_int64(d) for d in dims)]
 
     def connection_pattern(self, node):
@@ -421,7 +137,32 @@ class _Read:
         return _batch_read(self, inputs, batched)
 
     def pp(self, node, args):
-        return f"{args[0]}[{_pp_index(self.spec, args[1:])}]"
+        return f"{args[0]}[{pp_index(self.spec, args[1:])}]"
+
+    def c_code(self, ctx, node, ins):
+        """Basic indexing is a view (pointer offset, clamped lengths, scaled strides); advanced
+        indexing gathers into a fresh buffer.  Every index is checked before memory is read."""
+        x, *idx = ins
+        out_var = node.outputs[0]
+        ci = CIndex(ctx, type(self).__name__, self.spec, list(x.shape), idx, [v.type.shape for v in node.inputs[1:]])
+        dims = c_static_dims(out_var, ci.dims)
+        if ci.arrays:
+            out = ctx.alloc(node, 0, dims)
+            ci.walk(x.strides, lambda w, o: ctx.line(
+                f"{out.at(w)} = {x.scalar if x.ptr is None else f'{x.ptr}[{o}]'};"))
+            return [out]
+        off = ci.base_offset(x.strides)
+        if out_var.ndim == 0:
+            return [ctx.scalar(node, 0, init=x.scalar if x.ptr is None else f"{x.ptr}[{off}]")]
+        if x.ptr is None:
+            return [CVal(x.dtype, out_var.ndim, scalar=x.scalar, shape=dims, strides=["0"] * len(dims), base=x.base)]
+        p = ctx.name("v")
+        ctx.line(f"{x.ctype} *{p} = {x.ptr} + ({off});")
+        # x[i, j, a:b] of a C-contiguous x is C-contiguous
+        contiguous = x.contiguous and all(e[0] == "int" for e in ci.entries[:-1]) and (
+            not ci.entries or ci.entries[-1][0] == "int" or ci.entries[-1][3] == "1")
+        return [CVal(x.dtype, out_var.ndim, ptr=p, shape=dims, strides=ci.view_strides(x.strides),
+                     contiguous=contiguous, base=x.base)]
 
 
 class Subtensor(_Read, Op):
@@ -506,36 +247,48 @@ def _batch_read(op: _Read, inputs, batched):
         return [move_axis_to_front(out, k)], [True]
     # A batched index: express the whole thing as one advanced index whose broadcast dims start
     # with the batch axis, then move that axis to the front.
-    flags = list(zip(_fields(spec), idx, batched[1:]))
-    if any(is_slice and b for (_, is_slice), _, b in flags):
+    new_spec, new_inputs, K = _batched_spec(op, idx, batched[1:], batched[0])
+    out = AdvancedSubtensor(new_spec).make_node(x, *new_inputs).outputs[0]
+    if batched[0]:
+        return [dimshuffle(out, _lead_order(spec, K, out.ndim))], [True]
+    return [move_axis_to_front(out, adv_location(new_spec))], [True]
+
+
+def _batched_spec(op, idx: list[Variable], flags: list[bool], x_batched: bool):
+    """(spec, index inputs, K) of one advanced index doing `op`'s indexing for every element of
+    the batch: batched scalars become index vectors, batched arrays keep their leading batch
+    axis, and a batched x is indexed by an arange over the batch (broadcast against the rest).
+    K is the number of broadcast index dims of the unbatched indexing."""
+    fields = list(zip(_fields(op.spec), idx, flags))
+    if any(is_slice and b for (_, is_slice), _, b in fields):
         raise NotImplementedError(f"{op}: batching over a slice bound is not supported")
-    nb = shape_i(next(v for _, v, b in flags if b), 0)
-    K = max([v.ndim - b for (e, _), v, b in flags if e == "a"] + [0])
+    nb = shape_i(next(v for _, v, b in fields if b), 0)
+    K = max([v.ndim - b for (e, _), v, b in fields if e == "a"] + [0])
     new_spec: list = []
     new_inputs: list[Variable] = []
-    if batched[0]:
-        ar = builder("arange")(nb)
+    if x_batched:
         new_spec.append("a")
-        new_inputs.append(dimshuffle(ar, (0,) + ("x",) * K))
-    it = iter(flags)
-    for e in spec:
+        new_inputs.append(dimshuffle(builder("arange")(nb), (0,) + ("x",) * K))
+    it = iter(fields)
+    for e in op.spec:
         if isinstance(e, tuple):
-            for p in e:
-                if p == "i":
-                    new_inputs.append(next(it)[1])
-            new_spec.append(e)
+            new_inputs.extend(next(it)[1] for p in e if p == "i")
         elif e in ("i", "a"):
             _, v, b = next(it)
             if b:
                 v = dimshuffle(v, (0,) + ("x",) * (K - v.ndim + 1) + tuple(range(1, v.ndim)))
                 e = "a"
-            new_spec.append(e)
             new_inputs.append(v)
-        else:
-            new_spec.append(e)
-    new_spec_t = tuple(new_spec)
-    out = AdvancedSubtensor(new_spec_t).make_node(x, *new_inputs).outputs[0]
-    return [move_axis_to_front(out, adv_location(new_spec_t))], [True]
+        new_spec.append(e)
+    return tuple(new_spec), new_inputs, K
+
+
+def _lead_order(spec: tuple, n_idx: int, ndim: int) -> list[int]:
+    """With the batch arange in front, numpy puts the 1 + n_idx index dims first: (B, index
+    dims, slice dims).  The order taking that to (B, unbatched layout), where the index dims
+    sat after the first k0 slice dims."""
+    k0 = adv_location(spec) if "a" in spec else 0
+    return [0, *range(1 + n_idx, 1 + n_idx + k0), *range(1, 1 + n_idx), *range(1 + n_idx + k0, ndim)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -614,7 +367,7 @@ class _Inc:
         x, y, *vals = inputs
         name = type(self).__name__
         out = np.array(x, copy=True)
-        index = _np_index(name, self.spec, x.shape, vals)
+        index = np_index(name, self.spec, x.shape, vals)
         _check_y(name, node.inputs[1].type, y, out[index].shape)
         if self.set_instead_of_inc:
             out[index] = y
@@ -664,14 +417,22 @@ class _Inc:
 
     def batch(self, node, inputs, batched):
         x, y, *idx = inputs
-        if any(batched[2:]):
-            raise NotImplementedError(f"{self}: batching over the index is not supported")
-        if not batched[0] and not batched[1]:
+        if not any(batched):
             return [self.make_node(x, y, *idx).outputs[0]], [False]
-        nb = shape_i(x if batched[0] else y, 0)
+        nb = shape_i(next(v for v, b in zip(inputs, batched) if b), 0)
         if not batched[0]:
             x = batch_broadcast(x, nb)
         view_nd = self.read_op().make_node(node.inputs[0], *node.inputs[2:]).outputs[0].ndim
+        if any(batched[2:]):
+            # One advanced write over the batched x (see _batched_spec); y goes from the layout
+            # (B, unbatched region) to the layout of that advanced index.
+            new_spec, new_inputs, K = _batched_spec(self.read_op(), idx, batched[2:], True)
+            yb = y if batched[1] else dimshuffle(y, ("x",) + tuple(range(y.ndim)))
+            yb = dimshuffle(yb, (0,) + ("x",) * (view_nd + 1 - yb.ndim) + tuple(range(1, yb.ndim)))
+            order = _lead_order(self.spec, K, yb.ndim)
+            yb = dimshuffle(yb, tuple(order.index(k) for k in range(len(order))))  # the inverse order
+            op = AdvancedIncSubtensor(new_spec, self.set_instead_of_inc)
+            return [op.make_node(x, yb, *new_inputs).outputs[0]], [True]
         new_spec = (FULL,) + self.spec
         k = 0
         if "a" in self.spec and adv_location(new_spec) == 0:
@@ -684,7 +445,36 @@ class _Inc:
 
     def pp(self, node, args):
         fn = "set_subtensor" if self.set_instead_of_inc else "inc_subtensor"
-        return f"{fn}({args[0]}[{_pp_index(self.spec, args[2:])}], {args[1]})"
+        return f"{fn}({args[0]}[{pp_index(self.spec, args[2:])}], {args[1]})"
+
+    def c_code(self, ctx, node, ins):
+        """A copy of x (or x's own buffer when x dies here), then y stored / added through the
+        index in row-major order, so increments at repeated advanced positions accumulate."""
+        from ccgrad.lower.loops import emit_copy
+
+        x, y, *idx = ins
+        xv, yv = node.inputs[:2]
+        name = type(self).__name__
+        mode = "set" if self.set_instead_of_inc else "add"
+        ci = CIndex(ctx, name, self.spec, list(x.shape), idx, [v.type.shape for v in node.inputs[2:]])
+        follow = c_check_fill(ctx, name, y, yv.type.shape, ci.dims, "y")
+        if xv.ndim == 0:
+            r = ctx.scalar(node, 0, init=x.value())
+            ctx.line(c_update(r.scalar, y.value(), mode, xv.dtype))
+            return [r]
+        out = ctx.alloc(node, 0, list(x.shape), reuse=[(xv, x)] if x.ptr is not None else [])
+        if out.base == x.base:  # in place: x's buffer, possibly at an offset (then copied down)
+            with ctx.if_(f"{out.ptr} != {x.ptr}"):
+                emit_copy(ctx, out, x)
+        else:
+            emit_copy(ctx, out, x)
+
+        def body(w, o):
+            ctx.line(c_update(f"{out.ptr}[{o}]", y.at([w[f] if f is not None else "0" for f in follow]), mode,
+                              xv.dtype))
+
+        ci.walk(out.strides, body)
+        return [out]
 
 
 class IncSubtensor(_Inc, Op):

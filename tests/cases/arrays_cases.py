@@ -108,4 +108,13 @@ CASES: list[Case] = [
          expect_error=ValueError),
     Case("zeros_ones", lambda a: [T.zeros((2, 3)), T.ones(a.shape, dtype="int32"), T.zeros(4, dtype="float32")],
          [M], lambda a: [np.zeros((2, 3)), np.ones((3, 4), "int32"), np.zeros(4, "float32")]),
+    # -- views as inputs, extreme values, run-time errors
+    Case("join_views", lambda a, b: T.concatenate([a.T, b[::-1]], axis=1), [M, Arg(shape=(4, 2))],
+         lambda a, b: np.hstack([a.T, b[::-1]])),
+    Case("diag_of_slice", lambda a: T.diag(a[::-1, 1:]), [M], lambda a: np.diagonal(a[::-1, 1:])),
+    Case("eye_huge_offset", lambda n, k: T.eye(n, 5, k), [I(3), I(2**62)], lambda n, k: np.zeros((3, 5))),
+    Case("arange_float_step_zero_runtime", lambda s: T.arange(0.0, 1.0, s), [Arg0(shape=(), value=0.0)], None,
+         expect_error=ValueError),
+    Case("join_mismatch_second_piece", lambda a, b, c: T.concatenate([a, b, c], axis=1),
+         [M, Arg(shape=(3, 1)), Arg(shape=(2, 2))], None, expect_error=ValueError),
 ]

@@ -111,4 +111,15 @@ CASES: list[Case] = [
     Case("flatten_keep_two", lambda a: T.flatten(a, 2), [Arg(shape=(2, 3, 2))], lambda a: a.reshape(2, 6)),
     Case("flatten_empty_middle", lambda a: T.flatten(a, 2), [Arg(shape=(0, 0, 3))], lambda a: np.zeros((0, 0))),
     Case("flatten_bad_ndim", lambda a: T.flatten(a, 3), [M], None, expect_error=ValueError),
+    # -- views of views and non-contiguous inputs (C: views, run-time contiguity, copies)
+    Case("reshape_of_transpose", lambda a: a.T.reshape((2, -1)), [M], lambda a: a.T.reshape(2, 6)),
+    Case("reshape_of_row_slice", lambda a: a[1:].reshape((-1,)) * 2, [M], lambda a: 2 * a[1:].ravel()),
+    Case("reshape_of_reversed_view", lambda a: a[::-1].reshape((2, 2, 3)), [M],
+         lambda a: a[::-1].reshape(2, 2, 3)),
+    Case("reshape_symbolic_negative", lambda a, n: T.reshape(a, (n, -1)), [M, I(-2)], None,
+         expect_error=ValueError),
+    Case("dimshuffle_of_slice", lambda a: a[::-1, 1:].dimshuffle(1, "x", 0), [M],
+         lambda a: np.transpose(a[::-1, 1:])[:, None, :]),
+    Case("alloc_of_view", lambda a: T.alloc(a[::-1], 2, 3), [Arg(shape=(3,))], lambda a: np.tile(a[::-1], (2, 1))),
+    Case("shape_of_view", lambda a: T.shape(a[1:, ::2]), [M], lambda a: np.array([2, 2]), grad=False),
 ]

@@ -243,6 +243,9 @@ class DimShuffle(Op):
     def pp(self, node, args):
         if self.new_order == tuple(range(self.input_ndim))[::-1] and self.input_ndim == 2:
             return f"{args[0]}.T"
+        k = len(self.new_order) - self.input_ndim
+        if k > 0 and self.new_order == ("x",) * k + tuple(range(self.input_ndim)):
+            return args[0]  # broadcasting padding (as Theano prints it): x ** 2, not x ** dimshuffle{x}(2)
         return f"dimshuffle{{{','.join(str(o) for o in self.new_order)}}}({args[0]})"
 
     def c_code(self, ctx, node, ins):

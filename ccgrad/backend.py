@@ -97,14 +97,44 @@ class CompiledKernel:
 _MEMO: dict[str, CompiledKernel] = {}
 
 
+_CODE_DIGEST: str | None = None
+
+
+def code_digest() -> str:
+    """sha256 of ccgrad's own sources (Python and C): the warm-start index maps an unoptimized
+    graph straight to a module, so any change to the optimizer or the code generator must
+    change that mapping, released or not."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import hashlib
+        import os
+
+        from ccgrad import _paths
+
+        h = hashlib.sha256()
+        pkg = os.path.dirname(os.path.abspath(__file__))
+        roots = [pkg, _paths.csrc_dir()]
+        for root in roots:
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+                for fn in sorted(filenames):
+                    if fn.endswith((".py", ".h", ".c")):
+                        path = os.path.join(dirpath, fn)
+                        h.update(os.path.relpath(path, root).encode())
+                        with open(path, "rb") as fh:
+                            h.update(fh.read())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
+
+
 def graph_fingerprint(original: FunctionGraph, donate: dict[int, int] | None = None) -> str:
-    """Identity of an unoptimized graph for this ccgrad and toolchain (the warm-start key)."""
-    import ccgrad
+    """Identity of an unoptimized graph for this ccgrad (its exact code) and toolchain: the
+    warm-start key."""
     from ccgrad import cache
     from ccgrad.graph import fingerprint
 
     don = sorted((donate or {}).items())
-    return fingerprint(original, extra=f"c|{ccgrad.__version__}|{cache.toolchain_digest()}|{don}")
+    return fingerprint(original, extra=f"c|{code_digest()}|{cache.toolchain_digest()}|{don}")
 
 
 def lookup(original: FunctionGraph, donate: dict[int, int] | None = None) -> tuple[str, CompiledKernel | None]:

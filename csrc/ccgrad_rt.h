@@ -55,6 +55,11 @@ CCG_INLINE void *ccg_alloc(int64_t nbytes) {
     return p;
 }
 
+/* A zero-filled block: calloc, which for large sizes maps fresh zero pages instead of writing. */
+CCG_INLINE void *ccg_alloc_zero(int64_t nbytes) {
+    return calloc(1, nbytes > 0 ? (size_t)nbytes : 1);
+}
+
 /* Make *p hold at least nbytes (contents are not kept).  Returns 0 on failure. */
 CCG_INLINE int ccg_ensure(char **p, int64_t *cap, int64_t nbytes) {
     if (*p != NULL && *cap >= nbytes) return 1;

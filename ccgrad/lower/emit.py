@@ -195,11 +195,13 @@ class Emitter:
         return self._last_use.get(id(var)) == self._node_index
 
     def alloc(self, node: Apply, index: int, shape: list[str], reuse: list[tuple[Variable, CVal]] = (),
-              ) -> CVal:
+              zero: bool = False) -> CVal:
         """A fresh C-contiguous buffer for output `index` of `node`, with these axis lengths.
 
         `reuse`: (input variable, its CVal) pairs whose buffer may be taken over when the input
         dies here (elementwise in-place); the op must then read each element before writing it.
+        `zero`: the buffer starts zero-filled (fresh function outputs come from calloc, so large
+        mostly-zero results cost only the pages written).
         """
         var = node.outputs[index]
         dt = var.dtype
@@ -213,7 +215,7 @@ class Emitter:
             j = outs[0]
             self._direct[id(var)] = j
             usable = self._offer_usable(j, node, reuse)
-            self._emit_out_alloc(j, shape, dt, usable)
+            self._emit_out_alloc(j, shape, dt, usable, zero)
             self.line(f"{ctype} *{name} = ({ctype} *)outputs[{j}].data;")
             # a donated buffer may be the input itself: mark the alias (no `restrict`)
             base = f"in{self.donate[j]}" if usable and j in self.donate else f"out{j}"
@@ -239,6 +241,8 @@ class Emitter:
         self.check(f"ccg_ensure(&{slot}, &{slot}_cap, {nbytes})", ERR_MEMORY,
                    "cannot allocate %lld bytes", nbytes)
         self.line(f"{ctype} *{name} = ({ctype} *){slot};")
+        if zero:
+            self.line(f"memset({name}, 0, (size_t){nbytes});")
         return CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True, base=slot)
 
     def scratch(self, dtype: str, shape: list[str]) -> CVal:
@@ -330,7 +334,7 @@ class Emitter:
             refs -= len(safe)
         return refs == 0
 
-    def _emit_out_alloc(self, j: int, shape: list[str], dt: str, offer_ok: bool = True) -> None:
+    def _emit_out_alloc(self, j: int, shape: list[str], dt: str, offer_ok: bool = True, zero: bool = False) -> None:
         ctype = dtypes.c_type(dt)
         nb = self.name("nb")
         self.line(f"const int64_t {nb} = {self._nbytes_expr(shape, ctype)};")
@@ -340,10 +344,13 @@ class Emitter:
         cond = f"outputs[{j}].data == NULL || outputs[{j}].capacity < {nb}" if offer_ok else "1"
         if not offer_ok:
             self.comment(f"output {j}: the offered buffer is still being read; allocate")
-        with self.if_(cond):
-            self.line(f"outputs[{j}].data = ccg_alloc({nb});")
+        with self.if_(cond) as fresh:
+            self.line(f"outputs[{j}].data = {'ccg_alloc_zero' if zero else 'ccg_alloc'}({nb});")
             self.line(f"out_owned[{j}] = 1;")
             self.check(f"outputs[{j}].data != NULL", ERR_MEMORY, "cannot allocate %lld bytes", nb)
+        if zero:
+            with self.else_(fresh):
+                self.line(f"memset(outputs[{j}].data, 0, (size_t){nb});")
 
     # -- values of variables -----------------------------------------------------------------
     def value_of(self, v: Variable) -> CVal:

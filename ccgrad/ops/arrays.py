@@ -714,3 +714,104 @@ def zeros(shape, dtype=None) -> Variable:
 def ones(shape, dtype=None) -> Variable:
     """A tensor of ones (dtype defaults to config.floatX); shape as for reshape."""
     return _filled(1, shape, dtype, "ones")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class BandedMatrix(Op):
+    """An n x m matrix that is zero except on the diagonals `offsets` (static ints), where it
+    holds the vectors v_k (each of the diagonal's length).  The optimizer builds it for
+    structured Jacobians and Hessians (ccgrad.rewrite.structure), so they cost a pass over the
+    diagonals instead of several passes over n*m elements."""
+
+    __props__ = ("offsets",)
+
+    def __init__(self, offsets):
+        self.offsets = tuple(int(k) for k in offsets)
+        if len(set(self.offsets)) != len(self.offsets):
+            raise ValueError(f"banded: repeated offset in {self.offsets}")
+
+    def make_node(self, n, m, *diags) -> Apply:
+        n, m = int_scalar(n, "banded: n"), int_scalar(m, "banded: m")
+        diags = [as_variable(d) for d in diags]
+        if len(diags) != len(self.offsets):
+            raise TypeError(f"banded: {len(self.offsets)} offsets but {len(diags)} diagonals")
+        if not diags:
+            raise TypeError("banded: needs at least one diagonal")
+        for d in diags:
+            if d.ndim != 1:
+                raise TypeError(f"banded: diagonals must be vectors, got {d.type!r}")
+        dtype = dtypes.upcast(*[d.dtype for d in diags])
+        return Apply(self, [n, m, *diags], [TensorType(dtype, shape=(static_int(n), static_int(m)))])
+
+    @staticmethod
+    def diag_len(n: int, m: int, k: int) -> int:
+        return max(0, min(n - max(0, -k), m - max(0, k)))
+
+    def perform(self, node, inputs):
+        n, m, *diags = inputs
+        n, m = int(n), int(m)
+        if n < 0 or m < 0:
+            raise ValueError(f"banded: negative dimension in ({n}, {m})")
+        out = np.zeros((n, m), dtype=node.outputs[0].dtype)
+        for k, v in zip(self.offsets, diags):
+            L = self.diag_len(n, m, k)
+            if v.shape[0] != L:
+                raise ValueError(f"banded: diagonal {k} of a ({n}, {m}) matrix has length {L}, got {v.shape[0]}")
+            i = np.arange(L)
+            out[i + max(0, -k), i + max(0, k)] = v
+        return [out]
+
+    def infer_shape(self, node, input_shapes):
+        return [(as_int64(node.inputs[0]), as_int64(node.inputs[1]))]
+
+    def connection_pattern(self, node):
+        return [[False], [False]] + [[True]] * (len(node.inputs) - 2)
+
+    def vjp(self, node, cotangents):
+        gz = cotangents[0]
+        rest = [None] * len(self.offsets)
+        if gz is not None:
+            rest = [builder("diagonal")(gz, k) for k in self.offsets]
+        return [None, None, *rest]
+
+    def jvp(self, node, tangents):
+        ts = tangents[2:]
+        if all(t is None for t in ts):
+            return [None]
+        n, m, *diags = node.inputs
+        ts = [t if t is not None else builder("zeros_like")(d) for t, d in zip(ts, diags)]
+        return [self.make_node(n, m, *ts).outputs[0]]
+
+    def batch(self, node, inputs, batched):
+        raise NotImplementedError("banded matrices appear only in optimized graphs; batch before optimizing")
+
+    def pp(self, node, args):
+        return f"banded{{{','.join(map(str, self.offsets))}}}({', '.join(args)})"
+
+    def c_code(self, ctx, node, ins):
+        """Zeros, then each diagonal written along its positions."""
+        n, m, *diags = ins
+        nn, mm = ctx.name("bn"), ctx.name("bm")
+        ctx.line(f"const int64_t {nn} = (int64_t)({n.value()});")
+        ctx.line(f"const int64_t {mm} = (int64_t)({m.value()});")
+        ctx.check(f"{nn} >= 0 && {mm} >= 0", 3, "banded: negative dimension (%lld, %lld)", nn, mm)
+        out = ctx.alloc(node, 0, [nn, mm], zero=True)
+        ct = out.ctype
+        for k, d in zip(self.offsets, diags):
+            L = ctx.name("bl")
+            ctx.line(f"const int64_t {L} = ccg_max_i64(0, ccg_min_i64({nn} - {max(0, -k)}, {mm} - {max(0, k)}));")
+            ctx.check(f"{d.shape[0]} == {L}", 1, f"banded: diagonal {k} has length %lld, the matrix needs %lld",
+                      d.shape[0], L)
+            t = ctx.name("t")
+            with ctx.loop(t, L):
+                ctx.line(f"{out.ptr}[({t} + {max(0, -k)}) * {mm} + {t} + {max(0, k)}] = ({ct})({d.at([t])});")
+        return [out]
+
+
+@register("banded")
+def banded(n, m, diags: dict) -> Variable:
+    """An n x m matrix with diags[k] on diagonal k and zeros elsewhere."""
+    offsets = sorted(diags)
+    return BandedMatrix(offsets).make_node(n, m, *[diags[k] for k in offsets]).outputs[0]

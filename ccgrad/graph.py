@@ -366,6 +366,8 @@ class Constant(Variable):
 
     def value_str(self) -> str:
         d = self.data
+        if d.size == 1 and d.ndim and all(s == 1 for s in d.shape):
+            d = d.reshape(())  # a folded broadcast constant prints as its value: 1.0, not [[1.]]
         if d.ndim == 0:
             v = d.item()
             if isinstance(v, bool):

@@ -60,10 +60,6 @@ def test_logistic_regression_main_quick():
     assert r["prediction"].dtype == np.bool_
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "rewrite gap: with Theano's w = randn(784) start, |x.w| > 37 saturates sigmoid to 1.0 and the "
-    "gradient computes (1 - s) * (... / (1 - s)) = 0 * inf; Theano rewrites 1 - sigmoid(z) -> sigmoid(-z) "
-    "(local_1msigmoid) so the division cancels. Remove this marker once ccgrad.rewrite does too."))
 def test_logistic_regression_theano_start_stays_finite():
     from examples import logistic_regression as ex
 

@@ -259,8 +259,11 @@ class MatMul(Op):
             cm = ctx.loop(idx[ax], batch[ax])
             cm.__enter__()
             managers.append(cm)
-        off_a = " + ".join(f"{i} * {s}" for i, s in zip(idx, a.strides[:nb])) or "0"
-        off_b = " + ".join(f"{i} * {s}" for i, s in zip(idx, b.strides[:nb])) or "0"
+        # broadcast batch axes (static length 1) read matrix 0 whatever their stride
+        sa_b = ["0" if va.type.shape[ax] == 1 else a.strides[ax] for ax in range(nb)]
+        sb_b = ["0" if vb.type.shape[ax] == 1 else b.strides[ax] for ax in range(nb)]
+        off_a = " + ".join(f"{i} * {s}" for i, s in zip(idx, sa_b)) or "0"
+        off_b = " + ".join(f"{i} * {s}" for i, s in zip(idx, sb_b)) or "0"
         off_o = " + ".join(f"{i} * {s}" for i, s in zip(idx, out.strides[:nb])) or "0"
         ctx.check(f"ccg_gemm_{sfx}({m}, {n}, {ka}, {a.ptr} + ({off_a}), {a.strides[-2]}, {a.strides[-1]}, "
                   f"{b.ptr} + ({off_b}), {b.strides[-2]}, {b.strides[-1]}, {out.ptr} + ({off_o})) == 0",

@@ -20,7 +20,7 @@ def rosen(x):
 
 
 def stencil(x):
-    return T.sum((x[2:] - 2 * x[1:-1] + x[:-2]) ** 2 + T.sin(x[1:]) * x[:-1])
+    return T.sum((x[2:] - 2 * x[1:-1] + x[:-2]) ** 2) + T.sum(T.sin(x[1:]) * x[:-1])
 
 
 def dense(x):

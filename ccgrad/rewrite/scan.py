@@ -1,5 +1,5 @@
-"""Scan rewrites: optimize each loop body with the same pipeline as the outer graph, and drop the
-stored history of a carried state whose only use is its final value.
+"""Scan rewrite: drop the stored history of a carried state whose only use is its final value
+(loop bodies themselves are optimized by specialize's optimize_scan_inner).
 
 Gradients through scan read a carried state's final value as `join(initial, states)[-1]` (the
 last new state, or the initial one after 0 steps); when every use of a carry's outputs has that
@@ -17,19 +17,22 @@ from ccgrad.ops.arrays import Join
 from ccgrad.ops.scan import Scan
 from ccgrad.ops.subtensor import Subtensor
 
-_OPTIMIZED: dict[str, FunctionGraph] = {}  # inner fingerprint -> optimized inner graph
-
 
 def scan_pass(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Variable]:
     """Rebuild every Scan with an optimized body and keep_last where it applies."""
     outputs = list(outputs)
+    done: set[int] = set()
     while True:
         fg = FunctionGraph(list(inputs), outputs)
-        target = next((n for n in fg.toposort()
-                       if isinstance(n.op, Scan) and not getattr(n.op, "_body_optimized", False)), None)
+        target = next((n for n in fg.toposort() if isinstance(n.op, Scan) and id(n.op) not in done), None)
         if target is None:
             return outputs
-        outputs = clone_replace(outputs, _rewrite(target, fg))
+        replace = _rewrite(target, fg)
+        if not replace:
+            done.add(id(target.op))
+            continue
+        outputs = clone_replace(outputs, replace)
+        done.update(id(v.owner.op) for v in replace.values() if v.owner is not None)
 
 
 def _final_uses(node, c: int, clients) -> list[Variable] | None:
@@ -51,8 +54,6 @@ def _final_uses(node, c: int, clients) -> list[Variable] | None:
 
 
 def _rewrite(node, fg: FunctionGraph) -> dict[Variable, Variable]:
-    from ccgrad.rewrite import optimize
-
     op: Scan = node.op
     keep = list(op.keep_last)
     finals: dict[int, list[Variable]] = {}
@@ -62,13 +63,10 @@ def _rewrite(node, fg: FunctionGraph) -> dict[Variable, Variable]:
             if got is not None:
                 keep[c] = True
                 finals[c] = got
-    inner = _OPTIMIZED.get(op.inner_fp)
-    if inner is None:
-        inner = optimize(op.fgraph)
-        _OPTIMIZED[op.inner_fp] = inner
-    new_op = Scan(inner, op.n_seqs, op.carry_taps, op.n_nit, op.as_while, op.truncate_gradient, op.name,
+    if not finals:
+        return {}
+    new_op = Scan(op.fgraph, op.n_seqs, op.carry_taps, op.n_nit, op.as_while, op.truncate_gradient, op.name,
                   keep_last=keep)
-    new_op._body_optimized = True
     new_outs = new_op.make_node(*node.inputs).outputs
     replace: dict[Variable, Variable] = {}
     for c, old in enumerate(node.outputs):

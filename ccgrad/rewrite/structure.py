@@ -220,4 +220,7 @@ def structure_pass(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> l
             replace[out] = new
     if not replace:
         return list(outputs)
-    return clone_replace(list(outputs), replace)
+    from ccgrad.rewrite.canonicalize import CANONICALIZE
+
+    # the diagonals' small vector expressions are new: simplify them like the rest of the graph
+    return CANONICALIZE.run(list(inputs), clone_replace(list(outputs), replace))

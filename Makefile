@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 XDIST ?= -n 2
 
-.PHONY: demo test lint format check-install clean sysdeps
+.PHONY: demo test lint format check-install clean sysdeps bench bench-quick
 
 $(STAMP): pyproject.toml setup.py scripts/sysdeps.sh
 	@bash scripts/sysdeps.sh
@@ -31,6 +31,21 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(PY) -m ruff format ccgrad tests benchmarks examples
+
+BENCH_STAMP := $(VENV)/.bench-stamp
+BENCH_ARGS ?=
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,dev,bench]'
+	@touch $(BENCH_STAMP)
+
+# The benchmark suite against numpy, PyTensor and JAX (see BENCHMARKS.md).
+bench: $(BENCH_STAMP)
+	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# Each workload at its smallest size, once, no timing gates (CI runs it so the suite cannot rot).
+bench-quick: $(STAMP)
+	$(PY) -m benchmarks --quick --strict $(BENCH_ARGS)
 
 # A non-editable install into a fresh venv must import and run a function.
 check-install: $(STAMP)

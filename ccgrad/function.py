@@ -62,7 +62,7 @@ class In:
 
 
 MODES = ("py", "c", "debug")
-DEFAULT_MODE = "py"  # becomes "c" once every op has a C emission
+DEFAULT_MODE = "c"
 
 
 class FunctionMaker:

@@ -195,13 +195,15 @@ class Emitter:
         return self._last_use.get(id(var)) == self._node_index
 
     def alloc(self, node: Apply, index: int, shape: list[str], reuse: list[tuple[Variable, CVal]] = (),
-              zero: bool = False) -> CVal:
+              zero: bool = False, fresh: bool = False) -> CVal:
         """A fresh C-contiguous buffer for output `index` of `node`, with these axis lengths.
 
         `reuse`: (input variable, its CVal) pairs whose buffer may be taken over when the input
         dies here (elementwise in-place); the op must then read each element before writing it.
         `zero`: the buffer starts zero-filled (fresh function outputs come from calloc, so large
         mostly-zero results cost only the pages written).
+        `fresh`: never reuse a freed slot (a buffer allocated inside a loop body that must survive
+        the following iterations, while the body's own temporaries reuse freed slots).
         """
         var = node.outputs[index]
         dt = var.dtype
@@ -234,7 +236,7 @@ class Emitter:
                 self.line(f"{ctype} *{name} = ({ctype} *){in_val.ptr};")
                 return CVal(dt, var.ndim, ptr=name, shape=shape, strides=strides, contiguous=True,
                             base=base)
-        slot = self._take_slot()
+        slot = self._take_slot(fresh)
         nbytes = self.name("nb")
         self.line(f"const int64_t {nbytes} = {self._nbytes_expr(shape, ctype)};")
         self.check(f"{nbytes} >= 0", ERR_MEMORY, "array size overflows int64")
@@ -304,8 +306,8 @@ class Emitter:
             self.line(f"{name} = {init};")
         return CVal(var.dtype, 0, scalar=name, contiguous=True)
 
-    def _take_slot(self) -> str:
-        if self._free:
+    def _take_slot(self, fresh: bool = False) -> str:
+        if self._free and not fresh:
             return self._free.pop(0)
         s = f"s{len(self.slots)}"
         self.slots.append(s)

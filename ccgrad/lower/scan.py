@@ -164,8 +164,10 @@ def _check_row_shape(ctx, name: str, what: str, shape: list[str], static) -> Non
 
 
 def _alloc_rows(ctx, node, index: int, n: str, dims: list[str], p: str) -> None:
-    """Allocate the (n, *dims) buffer of a per-step output into pointer variable p."""
-    val = ctx.alloc(node, index, [n] + list(dims))
+    """Allocate the (n, *dims) buffer of a per-step output into pointer variable p.  It is
+    allocated inside the loop (at step 0) and filled by every later step, so its slot must not be
+    one the loop body's temporaries also use."""
+    val = ctx.alloc(node, index, [n] + list(dims), fresh=True)
     ctx.line(f"{p} = {val.ptr};")
 
 

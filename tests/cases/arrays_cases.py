@@ -117,4 +117,14 @@ CASES: list[Case] = [
          expect_error=ValueError),
     Case("join_mismatch_second_piece", lambda a, b, c: T.concatenate([a, b, c], axis=1),
          [M, Arg(shape=(3, 1)), Arg(shape=(2, 2))], None, expect_error=ValueError),
+    # -- banded matrices (built by the optimizer for structured Jacobians/Hessians)
+    Case("banded_tridiagonal", lambda lo, d, up: T.banded(3, 3, {-1: lo, 0: d, 1: up}),
+         [Arg(shape=(2,)), Arg(shape=(3,)), Arg(shape=(2,))],
+         lambda lo, d, up: np.diag(lo, -1) + np.diag(d) + np.diag(up, 1)),
+    Case("banded_rect_f32", lambda v: T.banded(2, 4, {2: v}), [Arg("float32", shape=(2,))],
+         lambda v: np.eye(2, 4, 2, dtype="float32") * np.r_[0, 0, v][None, :]),
+    Case("banded_symbolic_size", lambda n, v: T.banded(n, n, {-2: v}), [I(4), Arg(shape=(2,))],
+         lambda n, v: np.diag(v, -2)),
+    Case("banded_wrong_length", lambda v: T.banded(3, 3, {0: v}), [Arg(shape=(2,))], None,
+         expect_error=ValueError),
 ]

@@ -86,6 +86,7 @@ NOT_BATCHABLE = {
     "Reshape": _when(lambda f: any(f[1:]), "a batched target shape: " + RAGGED),
     "ARange": _when(any, "batched start/stop/step: " + RAGGED),
     "Eye": _when(any, "batched sizes: " + RAGGED),
+    "BandedMatrix": _when(lambda f: f[0] or f[1], "batched sizes: " + RAGGED),
     "OneHot": _when(lambda f: f[1], "a batched number of classes: " + RAGGED),
     "Subtensor": _read_refusal,
     "AdvancedSubtensor": _read_refusal,

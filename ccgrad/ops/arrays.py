@@ -723,7 +723,8 @@ class BandedMatrix(Op):
     """An n x m matrix that is zero except on the diagonals `offsets` (static ints), where it
     holds the vectors v_k (each of the diagonal's length).  The optimizer builds it for
     structured Jacobians and Hessians (ccgrad.rewrite.structure), so they cost a pass over the
-    diagonals instead of several passes over n*m elements."""
+    diagonals instead of several passes over n*m elements.  Diagonals may carry leading axes
+    (all the same): the result is then a stack of such matrices."""
 
     __props__ = ("offsets",)
 
@@ -739,11 +740,15 @@ class BandedMatrix(Op):
             raise TypeError(f"banded: {len(self.offsets)} offsets but {len(diags)} diagonals")
         if not diags:
             raise TypeError("banded: needs at least one diagonal")
+        nd = diags[0].ndim
         for d in diags:
-            if d.ndim != 1:
-                raise TypeError(f"banded: diagonals must be vectors, got {d.type!r}")
+            if d.ndim != nd or nd < 1:
+                raise TypeError(f"banded: diagonals must be vectors (or equal stacks of them), got {d.type!r}")
+        lead = tuple(None if len({d.type.shape[a] for d in diags} - {None}) != 1 else
+                     next(s for s in (d.type.shape[a] for d in diags) if s is not None)
+                     for a in range(nd - 1))
         dtype = dtypes.upcast(*[d.dtype for d in diags])
-        return Apply(self, [n, m, *diags], [TensorType(dtype, shape=(static_int(n), static_int(m)))])
+        return Apply(self, [n, m, *diags], [TensorType(dtype, shape=lead + (static_int(n), static_int(m)))])
 
     @staticmethod
     def diag_len(n: int, m: int, k: int) -> int:
@@ -754,17 +759,21 @@ class BandedMatrix(Op):
         n, m = int(n), int(m)
         if n < 0 or m < 0:
             raise ValueError(f"banded: negative dimension in ({n}, {m})")
-        out = np.zeros((n, m), dtype=node.outputs[0].dtype)
+        lead = diags[0].shape[:-1]
+        if any(d.shape[:-1] != lead for d in diags):
+            raise ValueError(f"banded: diagonals of different leading shapes {[d.shape for d in diags]}")
+        out = np.zeros(lead + (n, m), dtype=node.outputs[0].dtype)
         for k, v in zip(self.offsets, diags):
             L = self.diag_len(n, m, k)
-            if v.shape[0] != L:
-                raise ValueError(f"banded: diagonal {k} of a ({n}, {m}) matrix has length {L}, got {v.shape[0]}")
+            if v.shape[-1] != L:
+                raise ValueError(f"banded: diagonal {k} of a ({n}, {m}) matrix has length {L}, got {v.shape[-1]}")
             i = np.arange(L)
-            out[i + max(0, -k), i + max(0, k)] = v
+            out[..., i + max(0, -k), i + max(0, k)] = v
         return [out]
 
     def infer_shape(self, node, input_shapes):
-        return [(as_int64(node.inputs[0]), as_int64(node.inputs[1]))]
+        lead = tuple(input_shapes[2][:-1])
+        return [lead + (as_int64(node.inputs[0]), as_int64(node.inputs[1]))]
 
     def connection_pattern(self, node):
         return [[False], [False]] + [[True]] * (len(node.inputs) - 2)
@@ -773,7 +782,8 @@ class BandedMatrix(Op):
         gz = cotangents[0]
         rest = [None] * len(self.offsets)
         if gz is not None:
-            rest = [builder("diagonal")(gz, k) for k in self.offsets]
+            nd = gz.ndim
+            rest = [builder("diagonal")(gz, k, nd - 2, nd - 1) for k in self.offsets]
         return [None, None, *rest]
 
     def jvp(self, node, tangents):
@@ -785,28 +795,55 @@ class BandedMatrix(Op):
         return [self.make_node(n, m, *ts).outputs[0]]
 
     def batch(self, node, inputs, batched):
-        raise NotImplementedError("banded matrices appear only in optimized graphs; batch before optimizing")
+        n, m, *diags = inputs
+        if batched[0] or batched[1]:
+            raise NotImplementedError("banded with batched sizes (a ragged result)")
+        if not any(batched[2:]):
+            return [self.make_node(n, m, *diags).outputs[0]], [False]
+        ref = next(d for d, b in zip(diags, batched[2:]) if b)
+        size = shape_i(ref, 0)
+        full = []
+        for d, b in zip(diags, batched[2:]):
+            if not b:  # give the unbatched diagonals the batch axis
+                d = alloc(dimshuffle(d, ("x",) + tuple(range(d.ndim))), size, *shape_list(d))
+            full.append(d)
+        return [self.make_node(n, m, *full).outputs[0]], [True]
 
     def pp(self, node, args):
         return f"banded{{{','.join(map(str, self.offsets))}}}({', '.join(args)})"
 
     def c_code(self, ctx, node, ins):
-        """Zeros, then each diagonal written along its positions."""
+        """Zeros, then each diagonal written along its positions (for every leading index)."""
         n, m, *diags = ins
         nn, mm = ctx.name("bn"), ctx.name("bm")
         ctx.line(f"const int64_t {nn} = (int64_t)({n.value()});")
         ctx.line(f"const int64_t {mm} = (int64_t)({m.value()});")
         ctx.check(f"{nn} >= 0 && {mm} >= 0", 3, "banded: negative dimension (%lld, %lld)", nn, mm)
-        out = ctx.alloc(node, 0, [nn, mm], zero=True)
+        lead = list(diags[0].shape[:-1])
+        for d in diags[1:]:
+            for a, (x, y) in enumerate(zip(d.shape[:-1], lead)):
+                if x != y:
+                    ctx.check(f"{x} == {y}", 1, f"banded: diagonals differ on leading axis {a}: %lld and %lld", x, y)
+        out = ctx.alloc(node, 0, lead + [nn, mm], zero=True)
         ct = out.ctype
+        idx = [ctx.name("bb") for _ in lead]
+        managers = []
+        for i, d in zip(idx, lead):
+            cm = ctx.loop(i, d)
+            cm.__enter__()
+            managers.append(cm)
+        base = " + ".join(f"{i} * {st}" for i, st in zip(idx, out.strides[: len(lead)])) or "0"
         for k, d in zip(self.offsets, diags):
             L = ctx.name("bl")
             ctx.line(f"const int64_t {L} = ccg_max_i64(0, ccg_min_i64({nn} - {max(0, -k)}, {mm} - {max(0, k)}));")
-            ctx.check(f"{d.shape[0]} == {L}", 1, f"banded: diagonal {k} has length %lld, the matrix needs %lld",
-                      d.shape[0], L)
+            ctx.check(f"{d.shape[-1]} == {L}", 1, f"banded: diagonal {k} has length %lld, the matrix needs %lld",
+                      d.shape[-1], L)
             t = ctx.name("t")
             with ctx.loop(t, L):
-                ctx.line(f"{out.ptr}[({t} + {max(0, -k)}) * {mm} + {t} + {max(0, k)}] = ({ct})({d.at([t])});")
+                ctx.line(f"{out.ptr}[{base} + ({t} + {max(0, -k)}) * {mm} + {t} + {max(0, k)}] = "
+                         f"({ct})({d.at(idx + [t])});")
+        for cm in reversed(managers):
+            cm.__exit__(None, None, None)
         return [out]
 
 

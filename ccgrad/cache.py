@@ -220,12 +220,7 @@ def blas_identity() -> str:
     lib = cc.blas_library()
     if lib is None:
         return "none (C loops)"
-    try:
-        from importlib.metadata import version
-
-        return f"scipy-openblas32 {version('scipy-openblas32')} {lib[0]}/lib{lib[1]}.so"
-    except Exception:
-        return f"scipy-openblas32 ? {lib[0]}"
+    return f"scipy-openblas32 {cc.blas_version()} {lib[0]}/lib{lib[1]}.so"
 
 
 def key_parts(source: str) -> dict[str, str]:

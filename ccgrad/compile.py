@@ -136,9 +136,9 @@ def python_abi() -> str:
 
 
 def cffi_version() -> str:
-    from importlib.metadata import version
+    import cffi
 
-    return version("cffi")
+    return cffi.__version__
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,12 +146,32 @@ def blas_library() -> tuple[str, str] | None:
     """(library dir, link name) of scipy-openblas32, or None (matrix products then use C loops)."""
     if not _options.options.blas:
         return None
-    try:
-        import scipy_openblas32
-    except ImportError:
+    # Located without importing the package (its import costs ~25 ms of importlib.metadata).
+    import importlib.util
+
+    spec = importlib.util.find_spec("scipy_openblas32")
+    if spec is None or not spec.submodule_search_locations:
         return None
-    libdir = scipy_openblas32.get_lib_dir()
-    return libdir, scipy_openblas32.get_library()
+    libdir = os.path.join(next(iter(spec.submodule_search_locations)), "lib")
+    try:
+        names = sorted(f for f in os.listdir(libdir) if f.startswith("libscipy_openblas") and ".so" in f)
+    except OSError:
+        return None
+    if not names:
+        return None
+    return libdir, names[0][3:].split(".so")[0]
+
+
+def blas_version() -> str:
+    """scipy-openblas32's version, from its dist-info directory name (no import)."""
+    lib = blas_library()
+    if lib is None:
+        return "none"
+    site = os.path.dirname(os.path.dirname(lib[0]))
+    for name in sorted(os.listdir(site)):
+        if name.startswith("scipy_openblas32-") and name.endswith(".dist-info"):
+            return name[len("scipy_openblas32-"):-len(".dist-info")]
+    return "?"
 
 
 def blas_enabled() -> bool:
@@ -181,8 +201,6 @@ def build(source: str, module_name: str, build_dir: str, features: tuple[str, ..
     only converts arguments).  Returns the path of the built file; on failure writes
     `compile.log` and raises CompileError naming the sources.
     """
-    from cffi.recompiler import make_c_source
-
     from ccgrad.lower import abi_cdef
 
     path, _ = compiler()
@@ -192,8 +210,17 @@ def build(source: str, module_name: str, build_dir: str, features: tuple[str, ..
         with open(kernel_c, "w", encoding="utf-8") as fh:
             fh.write(source)
     wrapper_c = os.path.join(build_dir, module_name + ".c")
-    with _FFI_LOCK:
-        make_c_source(_ffi(), module_name, "#include <stdint.h>\n" + abi_cdef(), wrapper_c)
+    wrapper_text = wrapper_source(module_name)
+    if wrapper_text is not None:
+        with open(wrapper_c, "w", encoding="utf-8") as fh:
+            fh.write(wrapper_text)
+    else:
+        from cffi.recompiler import make_c_source
+
+        from ccgrad._cffi_template import PREAMBLE
+
+        with _FFI_LOCK:
+            make_c_source(_ffi(), module_name, PREAMBLE + abi_cdef(), wrapper_c)
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
     out_path = os.path.join(build_dir, module_name + suffix)
     inc = sysconfig.get_paths()["include"]
@@ -247,6 +274,22 @@ def _run_parallel(cmds: list[list[str]], log: list[str]) -> bool:
 
 
 _FFI_LOCK = threading.Lock()
+@functools.lru_cache(maxsize=1)
+def _template() -> str | None:
+    from ccgrad import _cffi_template
+    from ccgrad.lower import abi_cdef
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), _cffi_template.TEMPLATE_NAME)
+    return _cffi_template.load(path, abi_cdef())
+
+
+def wrapper_source(module_name: str) -> str | None:
+    """The cffi wrapper C for `module_name` from the installed template (None when there is
+    none for this cffi version and ABI: cffi then generates it, parsing the declarations)."""
+    from ccgrad._cffi_template import PLACEHOLDER
+
+    text = _template()
+    return None if text is None else text.replace(PLACEHOLDER, module_name)
 
 
 @functools.lru_cache(maxsize=1)

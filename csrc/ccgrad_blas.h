@@ -146,6 +146,10 @@ CCG_INLINE int ccg_gemm_##SFX(int64_t M, int64_t N, int64_t K, const T *A, int64
                           B, (int)(tb == 0 ? ldb : 1), 0, C, 1);                              \
         else GEMV(CCG_ROW, CCG_TRANS, (int)K, (int)M, 1, A, (int)lda,                          \
                   B, (int)(tb == 0 ? ldb : 1), 0, C, 1);                                      \
+    } else if (M == 1) { /* vector-matrix: y = a @ B = B^T a */                               \
+        int inca = (int)(ta == 0 ? 1 : lda);                                                  \
+        if (tb == 0) GEMV(CCG_ROW, CCG_TRANS, (int)K, (int)N, 1, B, (int)ldb, A, inca, 0, C, 1); \
+        else GEMV(CCG_ROW, CCG_NOTRANS, (int)N, (int)K, 1, B, (int)ldb, A, inca, 0, C, 1);      \
     } else {                                                                                  \
         GEMM(CCG_ROW, ta ? CCG_TRANS : CCG_NOTRANS, tb ? CCG_TRANS : CCG_NOTRANS, (int)M,       \
              (int)N, (int)K, 1, A, (int)lda, B, (int)ldb, 0, C, (int)N);                      \

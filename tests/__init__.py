@@ -1,0 +1,1 @@
+"""ccgrad's test suite (see tests/optable.py for the op table)."""

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import ccgrad
-from ccgrad import function_module as fn_mod
 import ccgrad.tensor as T
+from ccgrad import function_module as fn_mod
 
 
 def test_c_is_the_default_mode():

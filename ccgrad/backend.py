@@ -131,7 +131,7 @@ def graph_fingerprint(original: FunctionGraph, donate: dict[int, int] | None = N
     """Identity of an unoptimized graph for this ccgrad (its exact code) and toolchain: the
     warm-start key."""
     from ccgrad import cache
-    from ccgrad.graph import fingerprint
+    from ccgrad.fingerprint import fingerprint
 
     don = sorted((donate or {}).items())
     return fingerprint(original, extra=f"c|{code_digest()}|{cache.toolchain_digest()}|{don}")

@@ -29,7 +29,7 @@ Format (one JSON object, compact, keys sorted, so equal graphs give equal text):
           | {"list": [...]} | {"float": "nan"|"inf"|"-inf"} | {"slice": [a, b, c]}
           | {"dtype": name} | {"array": ARRAY} | {"scalar": ARRAY} | {"type": TYPE}
           | {"dict": [[k, v], ...]} | {"frozenset": [...]}
-          | {"scalar_op": name, "param": VALUE}        a row of ccgrad.ops.elemwise.SCALAR_OPS
+          | {"scalar_op": name, "param": VALUE}        a row of ccgrad.ops.scalar.SCALAR_OPS
                                                       (cast rows through cast_op(param))
           | {"fgraph": GRAPH}                          an inner graph (Scan), same leaf/op tables
           | {"op": op index}                           an op used as a parameter
@@ -449,18 +449,18 @@ def _construct(cls: type, form: str, values):
 
 
 def _scalar_op_spec(x) -> tuple[str, Any] | None:
-    from ccgrad.ops.elemwise import SCALAR_OPS, ScalarOp, cast_op
+    from ccgrad.ops.scalar import SCALAR_OPS, ScalarOp, cast_op
 
     if not isinstance(x, ScalarOp):
         return None
     if x.name == "cast":
         if cast_op(x.param) != x:
-            raise SerializationError(f"scalar op {x} is not ccgrad.ops.elemwise.cast_op({x.param!r})")
+            raise SerializationError(f"scalar op {x} is not ccgrad.ops.scalar.cast_op({x.param!r})")
         return ("cast", x.param)
     row = SCALAR_OPS.get(x.name)
     if row is None or row != x:
         raise SerializationError(
-            f"scalar op {x} is not a row of ccgrad.ops.elemwise.SCALAR_OPS, so it cannot be stored by name"
+            f"scalar op {x} is not a row of ccgrad.ops.scalar.SCALAR_OPS, so it cannot be stored by name"
         )
     return (x.name, x.param)
 
@@ -573,7 +573,7 @@ class _Decoder:
         if "op" in x:
             return self.op(x["op"])
         if "scalar_op" in x:
-            from ccgrad.ops.elemwise import SCALAR_OPS, cast_op
+            from ccgrad.ops.scalar import SCALAR_OPS, cast_op
 
             name, param = x["scalar_op"], self.value(x.get("param"))
             if name == "cast":

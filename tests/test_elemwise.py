@@ -17,7 +17,8 @@ import ccgrad.tensor as T
 from ccgrad import dtypes, pp
 from ccgrad._paths import csrc_dir
 from ccgrad.graph import Constant, TensorType, Variable
-from ccgrad.ops.elemwise import SCALAR_OPS, Elemwise, cast_op
+from ccgrad.ops.elemwise import Elemwise
+from ccgrad.ops.scalar import SCALAR_OPS, cast_op
 from ccgrad.options import config
 from tests.tolerance import assert_close
 

@@ -138,7 +138,7 @@ def test_second_order(case):
 
 def _all_op_keys() -> set[str]:
     import ccgrad.ops  # noqa: F401
-    from ccgrad.ops.elemwise import SCALAR_OPS
+    from ccgrad.ops.scalar import SCALAR_OPS
 
     keys = {"scalar:" + name for name in SCALAR_OPS} | {"scalar:cast"}
 

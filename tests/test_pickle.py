@@ -18,7 +18,8 @@ import pytest
 import ccgrad
 import ccgrad.tensor as T
 from ccgrad import Out
-from ccgrad.graph import FunctionGraph, Op, fingerprint, graph_inputs
+from ccgrad.fingerprint import fingerprint
+from ccgrad.graph import FunctionGraph, Op, graph_inputs
 from ccgrad.serialize import SerializationError, dumps_function, dumps_graph, loads_graph, safe_loads
 from ccgrad.sharedvar import shared
 

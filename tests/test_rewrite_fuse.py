@@ -10,8 +10,8 @@ import ccgrad
 import ccgrad.tensor as T
 from ccgrad.evaluate import evaluate
 from ccgrad.graph import FunctionGraph
-from ccgrad.ops.elemwise import SCALAR_OPS
 from ccgrad.ops.fused import Fused
+from ccgrad.ops.scalar import SCALAR_OPS
 from ccgrad.printing import pp
 from ccgrad.rewrite.fuse import fuse_graph
 from tests.test_rewrite_util import check_same, keys, opt, ppn, strict_rewrites, values_for  # noqa: F401

@@ -126,7 +126,7 @@ def test_no_builtin_op_needs_the_double_vjp_fallback(case, monkeypatch):
 
 def test_every_op_class_and_scalar_row_has_a_jvp():
     import ccgrad.ops  # noqa: F401
-    from ccgrad.ops.elemwise import SCALAR_OPS
+    from ccgrad.ops.scalar import SCALAR_OPS
 
     missing_rows = [name for name, sop in SCALAR_OPS.items() if sop.jvp is None or sop.vjp is None]
     assert not missing_rows, f"scalar rows without vjp/jvp: {missing_rows}"

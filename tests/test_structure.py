@@ -9,7 +9,7 @@ import pytest
 import ccgrad
 import ccgrad.tensor as T
 from ccgrad.graph import FunctionGraph
-from ccgrad.ops.arrays import BandedMatrix, Eye
+from ccgrad.ops.diag import BandedMatrix, Eye
 from ccgrad.rewrite import optimize
 from ccgrad.rewrite.structure import structure_pass
 from tests.tolerance import assert_close

@@ -278,7 +278,7 @@ class Emitter:
         if val.dtype == dtype:
             return val
         from ccgrad.lower.loops import emit_elementwise
-        from ccgrad.ops.elemwise import c_cast
+        from ccgrad.ops.scalar import c_cast
 
         out = self.scratch(dtype, list(val.shape))
         pattern = tuple(None for _ in val.shape)

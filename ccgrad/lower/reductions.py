@@ -66,7 +66,7 @@ def emit_reduction(ctx, node, index: int, space: list[str], axes: tuple[int, ...
         ctx.check(f"({n_red}) > 0", 3, f"{kind}: cannot reduce over a zero-size axis")
 
     def cast_in(e: str) -> str:
-        from ccgrad.ops.elemwise import c_cast
+        from ccgrad.ops.scalar import c_cast
 
         return c_cast(e, elem_dtype, adt)
 
@@ -81,7 +81,7 @@ def emit_reduction(ctx, node, index: int, space: list[str], axes: tuple[int, ...
                 _nested(ctx, acc, None, kind, adt, space, axes, element, cast_in)
         else:
             _nested(ctx, acc, None, kind, adt, space, axes, element, cast_in)
-        from ccgrad.ops.elemwise import c_cast
+        from ccgrad.ops.scalar import c_cast
 
         return CVal(out_dt, 0, scalar=f"({c_cast(acc, adt, out_dt)})" if adt != out_dt else acc,
                     contiguous=True)
@@ -104,7 +104,7 @@ def emit_reduction(ctx, node, index: int, space: list[str], axes: tuple[int, ...
     first = kind in ("max", "min")  # max/min start from the first element along the axes
     _nested(ctx, None, (work, kept, first), kind, adt, space, axes, element, cast_in)
     if work is not out:
-        from ccgrad.ops.elemwise import c_cast
+        from ccgrad.ops.scalar import c_cast
 
         with ctx.loop(i + "c", size):
             ctx.line(f"{out.ptr}[{i}c] = {c_cast(f'{work.ptr}[{i}c]', adt, out_dt)};")

@@ -3,12 +3,16 @@ registry (Variable's operators and the `T` facade reach ops through it)."""
 
 from ccgrad.ops import (  # noqa: F401
     arrays,
+    composites,
+    diag,
     elemwise,
     fused,
     gradops,
     linalg,
     nnet,
     reduce,
+    reshape,
+    scalar,
     scan,
     shape,
     subtensor,

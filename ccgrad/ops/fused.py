@@ -5,7 +5,7 @@ Representation (hashable, no graph objects inside, easy to walk for a code gener
 
 - `steps`: a tuple of steps `(scalar_op, args, out_dtype)` evaluated in order, one value per
   element of the loop space.  `scalar_op` is a row of the scalar-op table
-  (ccgrad.ops.elemwise.ScalarOp: its `impl`, `c` and printing are reused), `out_dtype` the
+  (ccgrad.ops.scalar.ScalarOp: its `impl`, `c` and printing are reused), `out_dtype` the
   step's result dtype (what Elemwise's type rule gave the original node).  Each arg is one of
     ("in", i)               node.inputs[i] at the current element (broadcast where its static
                             shape is 1: read `node.inputs[i].type.shape`);
@@ -30,8 +30,9 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, Op, TensorType, Variable, as_variable
-from ccgrad.ops.elemwise import Elemwise, ScalarOp, broadcast_static
+from ccgrad.ops.elemwise import Elemwise, broadcast_static
 from ccgrad.ops.reduce import reduce_dtype
+from ccgrad.ops.scalar import ScalarOp
 
 REDUCE_KINDS = ("sum", "prod", "max", "min")
 _NP_REDUCE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}

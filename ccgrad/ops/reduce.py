@@ -165,7 +165,7 @@ class Reduce(Op):
         """One loop nest over x; a full reduction of a contiguous x is one flat simd loop."""
         from ccgrad.lower.reductions import emit_reduction
         from ccgrad.lower.values import CVal
-        from ccgrad.ops.elemwise import c_cast
+        from ccgrad.ops.scalar import c_cast
 
         x = ins[0]
         xv = node.inputs[0]

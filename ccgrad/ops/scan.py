@@ -13,6 +13,7 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.evaluate import evaluate
+from ccgrad.fingerprint import fingerprint
 from ccgrad.graph import (
     Apply,
     Constant,
@@ -23,7 +24,6 @@ from ccgrad.graph import (
     as_variable,
     builder,
     clone_replace,
-    fingerprint,
     toposort,
 )
 from ccgrad.ops.symint import as_int64, static_int, sym_add, sym_min, sym_sub

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ccgrad import dtypes
+from ccgrad.fingerprint import fingerprint
 from ccgrad.graph import (
     Apply,
     Constant,
@@ -30,7 +31,6 @@ from ccgrad.graph import (
     TensorType,
     Variable,
     clone_replace,
-    fingerprint,
     graph_inputs,
     toposort,
 )

@@ -15,7 +15,8 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, TensorType, Variable, builder
-from ccgrad.ops.elemwise import SCALAR_OPS, Elemwise, ScalarOp, broadcast_static, cast_op
+from ccgrad.ops.elemwise import Elemwise, broadcast_static
+from ccgrad.ops.scalar import SCALAR_OPS, ScalarOp, cast_op
 
 _OPS: dict[ScalarOp, Elemwise] = {}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ccgrad.graph import Constant, FunctionGraph, TensorType, Variable, builder, clone_replace
-from ccgrad.ops.arrays import BandedMatrix, Eye
+from ccgrad.ops.diag import BandedMatrix, Eye
 from ccgrad.ops.elemwise import Elemwise
 from ccgrad.ops.shape import Alloc, DimShuffle
 from ccgrad.ops.subtensor import IncSubtensor, Subtensor

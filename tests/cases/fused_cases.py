@@ -3,8 +3,8 @@ them from Elemwise regions; here each program is written out, with an independen
 
 import numpy as np
 
-from ccgrad.ops.elemwise import SCALAR_OPS, cast_op
 from ccgrad.ops.fused import Fused
+from ccgrad.ops.scalar import SCALAR_OPS, cast_op
 from tests.optable import Arg, Case
 
 S = SCALAR_OPS

@@ -261,8 +261,13 @@ def get_or_build(source: str, features: tuple[str, ...] = (), name: str | None =
     if r is not None:
         try:
             loaded = _load_or_build_cached(r, key, parts, source, features, name)
-        except cc.CompileError:
-            raise
+        except cc.CompileError as exc:
+            if not _io_trouble(exc):
+                raise
+            # the compiler could not write into the cache (disk full, read-only): not the source's fault
+            warn_once("io", f"ccgrad: the cache cannot hold this build ({str(exc).splitlines()[0]}); "
+                      "building privately")
+            loaded = None
         except OSError as exc:
             warn_once("io", f"ccgrad: cache trouble ({exc}); building privately")
             loaded = None
@@ -349,10 +354,28 @@ def _keep_failed(r: str, tmp: str, key: str, exc: cc.CompileError) -> cc.Compile
     return cc.CompileError(msg, src, log)
 
 
+_IO_ERRORS = ("No space left on device", "Read-only file system", "Permission denied",
+              "Disk quota exceeded", "cannot open output file", "Input/output error")
+
+
+def _io_trouble(exc: cc.CompileError) -> bool:
+    """Did the compiler fail for lack of a writable disk (rather than because of the source)?"""
+    text = str(exc)
+    if exc.log_path:
+        with contextlib.suppress(OSError):
+            with open(exc.log_path, encoding="utf-8", errors="replace") as fh:
+                text += fh.read()
+    return any(m in text for m in _IO_ERRORS)
+
+
 def _build_private(key, parts, source, features) -> LoadedModule:
+    """Build outside the cache (unsafe or unusable cache); the files go away once loaded."""
     tmp = tempfile.mkdtemp(prefix="ccgrad-private-")
-    so_path = _build_into(tmp, key, parts, source, features, None)
-    return _import(key, so_path)
+    try:
+        so_path = _build_into(tmp, key, parts, source, features, None)
+        return _import(key, so_path)  # the mapping survives the file's removal
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _build_into(d: str, key: str, parts, source: str, features, name) -> str:
@@ -398,7 +421,12 @@ def _try_load(r: str, key: str) -> LoadedModule | None:
         meta = json.load(fh)
     path = os.path.join(d, meta["file"])
     _touch(d)
-    return _import(key, path)
+    try:
+        return _import(key, path)
+    except (ImportError, OSError, AttributeError) as exc:
+        # verified but not loadable (e.g. built for another machine with consistent metadata)
+        _quarantine(r, d, key, f"cannot be loaded: {exc}")
+        return None
 
 
 def _verify(d: str, key: str) -> str | None:
@@ -417,11 +445,18 @@ def _verify(d: str, key: str) -> str | None:
         if not isinstance(fname, str) or os.sep in fname or fname.startswith("."):
             return "meta.json names no valid file"
         path = os.path.join(d, fname)
-        fst = os.lstat(path)
-        if not stat.S_ISREG(fst.st_mode) or fst.st_uid != os.getuid() or fst.st_nlink != 1:
-            return "extension file is not a regular file of yours"
+        for what, p in (("extension file", path), ("meta.json", os.path.join(d, "meta.json"))):
+            fst = os.lstat(p)
+            if not stat.S_ISREG(fst.st_mode) or fst.st_uid != os.getuid() or fst.st_nlink != 1:
+                return f"{what} is not a regular file of yours"
+            if fst.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return f"{what} is writable by group or others"
         if _sha256_file(path) != meta.get("sha256"):
             return "extension file does not match its recorded sha256"
+        parts = meta.get("parts")
+        src = os.path.join(d, "src.c")
+        if not isinstance(parts, dict) or _sha256_file(src) != parts.get("source"):
+            return "src.c does not match the source recorded in the key"
     except FileNotFoundError as exc:
         return f"missing {os.path.basename(exc.filename or '?')}"
     except (OSError, ValueError, TypeError) as exc:

@@ -129,6 +129,8 @@ class TensorType:
             arr = np.asarray(value)
         except Exception as exc:
             raise TypeError(f"argument {name!r}: cannot convert {type(value).__name__} to an array") from exc
+        if not arr.dtype.isnative:  # byte-swapped data: compute on (and return) native order
+            arr = arr.astype(arr.dtype.newbyteorder("="))
         if arr.dtype.name != self.dtype:
             if arr.dtype == object or arr.dtype.kind not in "biuf":
                 raise TypeError(

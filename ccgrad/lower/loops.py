@@ -72,16 +72,17 @@ def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tupl
         n = ctx.name("n")
         ctx.line(f"const int64_t {n} = {out0.size()};")
         cond = " && ".join(ins[i].runtime_contiguous() for i in full if ins[i].runtime_contiguous() != "1")
-        if partial:
-            _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
-            return
-        if not cond:
-            _flat(ctx, outs, ins, loads, full, body, n)
-            return
-        with ctx.if_(cond) as branch:
-            _flat(ctx, outs, ins, loads, full, body, n)
-        with ctx.else_(branch):
-            _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
+        # an empty result does nothing (its outer axes may still be huge: (2**40, 0))
+        with ctx.if_(f"{n} > 0"):
+            if partial:
+                _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
+            elif not cond:
+                _flat(ctx, outs, ins, loads, full, body, n)
+            else:
+                with ctx.if_(cond) as branch:
+                    _flat(ctx, outs, ins, loads, full, body, n)
+                with ctx.else_(branch):
+                    _strided(ctx, outs, ins, loads, body, ndim, out0.shape)
 
 
 def broadcast_view(v: CVal, pattern) -> CVal:

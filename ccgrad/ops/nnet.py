@@ -223,6 +223,8 @@ class OneHot(Op):
     def perform(self, node, inputs):
         idx, depth = inputs
         depth = int(depth)
+        if depth < 0:
+            raise ValueError(f"one_hot: negative number of classes {depth}")
         bad = (idx < 0) | (idx >= depth)
         if np.any(bad):
             raise ValueError(f"one_hot: class index {idx[bad].flat[0]} is out of range for "

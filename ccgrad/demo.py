@@ -134,7 +134,41 @@ def main(out=None, strict: bool = False, verbose: bool = False) -> int:
                 traceback.print_exc(file=out)
         print(f"   ({(time.perf_counter() - t0) * 1e3:.1f} ms)", file=out)
     print(f"\n{len(EXAMPLES) - failures}/{len(EXAMPLES)} examples ran", file=out)
+    failures += run_project_examples(out)
     return 1 if (failures and strict) else 0
+
+
+# The repository's examples/ (not installed with the package): run quickly when present.
+PROJECT_EXAMPLES = [
+    ("logistic regression trained with shared weights and updates (examples/logistic_regression.py)",
+     "examples.logistic_regression", ["--steps", "500"]),
+    ("scipy.optimize trust-ncg on Rosenbrock n=1000 with ccgrad's jac and hessp (examples/rosenbrock_trust_ncg.py)",
+     "examples.rosenbrock_trust_ncg", []),
+    ("the tutorial's figure: the logistic function's derivative (examples/dlogistic_plot.py)",
+     "examples.dlogistic_plot", ["--out", "dlogistic.png"]),
+]
+
+
+def run_project_examples(out) -> int:
+    import contextlib
+    import importlib
+
+    failures = 0
+    for title, module, argv in PROJECT_EXAMPLES:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            return 0  # not a source checkout
+        print(f"\n== {title}", file=out)
+        t0 = time.perf_counter()
+        try:
+            with contextlib.redirect_stdout(out):
+                mod.main(argv)
+        except Exception as exc:
+            failures += 1
+            print(f"FAILED: {type(exc).__name__}: {exc}", file=out)
+        print(f"   ({(time.perf_counter() - t0) * 1e3:.1f} ms)", file=out)
+    return failures
 
 
 if __name__ == "__main__":

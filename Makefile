@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 XDIST ?= -n 2
 
-.PHONY: demo test lint format check-install clean sysdeps bench bench-quick
+.PHONY: demo test lint format check-install clean sysdeps bench bench-quick stress asan
 
 $(STAMP): pyproject.toml setup.py scripts/sysdeps.sh
 	@bash scripts/sysdeps.sh
@@ -46,6 +46,14 @@ bench: $(BENCH_STAMP)
 # Each workload at its smallest size, once, no timing gates (CI runs it so the suite cannot rot).
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks --quick --strict $(BENCH_ARGS)
+
+# The heavy reliability suite (tests/reliability with CCGRAD_STRESS=1), then its figures (RELIABILITY.md).
+stress: $(STAMP)
+	@PY=$(PY) bash scripts/stress.sh
+
+# Generated C and the dispatcher under AddressSanitizer + UBSan: bad-input and random-graph fuzzing.
+asan: $(STAMP)
+	@PY=$(PY) bash scripts/asan.sh
 
 # A non-editable install into a fresh venv must import and run a function.
 check-install: $(STAMP)

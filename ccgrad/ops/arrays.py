@@ -285,6 +285,12 @@ class ARange(Op):
         start, stop, step = (x.item() for x in inputs)
         if step == 0:
             raise ValueError("arange: step cannot be zero")
+        if isinstance(start + stop + step, float):
+            length = math.ceil((stop - start) / step)
+        else:
+            length = -(-(stop - start) // step)
+        if length > 2**62 // np.dtype(self.dtype).itemsize:  # numpy 2.4 silently returns [] for some
+            raise MemoryError(f"arange: {length} elements cannot be allocated")
         return [np.arange(start, stop, step, dtype=self.dtype)]
 
     def infer_shape(self, node, input_shapes):

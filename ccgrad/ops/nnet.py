@@ -225,6 +225,10 @@ class OneHot(Op):
         depth = int(depth)
         if depth < 0:
             raise ValueError(f"one_hot: negative number of classes {depth}")
+        if depth and idx.size > 2**62 // depth:
+            raise MemoryError(f"one_hot: {idx.size} x {depth} elements cannot be allocated")
+        if depth > 2**62:  # np.arange(depth) would silently be empty (numpy 2.4)
+            raise MemoryError(f"one_hot: {depth} classes cannot be allocated")
         bad = (idx < 0) | (idx >= depth)
         if np.any(bad):
             raise ValueError(f"one_hot: class index {idx[bad].flat[0]} is out of range for "

@@ -286,7 +286,10 @@ class ARange(Op):
         if step == 0:
             raise ValueError("arange: step cannot be zero")
         if isinstance(start + stop + step, float):
-            length = math.ceil((stop - start) / step)
+            q = (stop - start) / step
+            if not math.isfinite(q):
+                raise ValueError(f"arange: the length of arange({start}, {stop}, {step}) is not finite")
+            length = math.ceil(q)
         else:
             length = -(-(stop - start) // step)
         if length > 2**62 // np.dtype(self.dtype).itemsize:  # numpy 2.4 silently returns [] for some

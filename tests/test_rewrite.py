@@ -13,6 +13,7 @@ from ccgrad.graph import Constant, FunctionGraph, Variable, graph_inputs
 from ccgrad.printing import pp
 from ccgrad.rewrite.canonicalize import CANONICALIZE
 from ccgrad.rewrite.engine import Phase
+from ccgrad.rewrite.scatter import add_of_scatter, scatter_of_scatter
 from tests.test_rewrite_util import check_same, keys, opt1, ppn, strict_rewrites, values_for  # noqa: F401
 from tests.tolerance import assert_close
 
@@ -525,3 +526,72 @@ def test_constant_to_result_dtype_keeps_what_would_change():
     out2 = T.fvector("f") * T.cast(f, "float32") + f  # float64 0.1 into float64 result: unchanged
     assert keys(only(R("constant_to_result_dtype"), out2))[-1] == "add"
     assert keys(only(R("constant_to_result_dtype"), x > 1)) == ["gt"]  # comparisons keep theirs
+
+
+# -- gradient scatters (ccgrad/rewrite/scatter.py, run in the specialize phase)
+
+
+def test_add_of_scatter_lands_in_the_other_term():
+    out = T.inc_subtensor(T.zeros_like(x)[1:], y[1:]) + T.exp(x)
+    new = only([add_of_scatter, R("shape_i_resolve")], out, [x, y])
+    assert keys(new)[-1] == "IncSubtensor" and "add" not in keys(new)
+    assert new.owner.inputs[0].owner.op.scalar_op.name == "exp"
+
+
+def test_add_of_scatters_chains_them_into_one_buffer():
+    z = T.zeros_like(x)
+    out = T.inc_subtensor(z[1:], y[1:]) + T.inc_subtensor(z[:-1], y[:-1]) + T.inc_subtensor(z[:-1], x[1:])
+    new = only([add_of_scatter, R("shape_i_resolve")], out, [x, y])
+    assert keys(new).count("IncSubtensor") == 3 and "add" not in keys(new)
+    merged = opt1(out, [x, y], until="specialize")  # sums flattened first: the [:-1] pair merges
+    assert keys(merged).count("IncSubtensor") == 2 and keys(merged).count("second") == 1
+    check_same(out, values_for([x, y]), until="specialize")
+
+
+def test_add_of_scatter_needs_the_same_shape():
+    out = T.inc_subtensor(T.zeros_like(x)[:2], y[:2]) + y  # x and y may differ in length
+    assert "add" in keys(only([add_of_scatter, R("shape_i_resolve")], out, [x, y]))
+    out2 = T.inc_subtensor(T.zeros_like(x)[:2], y[:2]) + row  # the sum broadcasts the other way
+    assert "add" in keys(only([add_of_scatter, R("shape_i_resolve")], out2, [x, y, row]))
+
+
+def test_add_of_scatter_leaves_set_and_nonzero_bases():
+    out = T.set_subtensor(T.zeros_like(x)[1:], y[1:]) + x
+    assert "add" in keys(only(add_of_scatter, out, [x, y]))
+    out2 = T.inc_subtensor(T.ones_like(x)[1:], y[1:]) + x
+    assert "add" in keys(only(add_of_scatter, out2, [x, y]))
+
+
+def test_add_of_scatter_keeps_repeated_advanced_indices():
+    idx = T.lvector("idx")
+    out = T.inc_subtensor(T.zeros_like(x)[idx], y[idx]) + T.exp(x)
+    new = only([add_of_scatter, R("shape_i_resolve")], out, [x, y, idx])
+    assert keys(new)[-1] == "AdvancedIncSubtensor1"
+    vals = {x: np.array([0.5, 1.0, 2.0]), y: np.array([1.0, 2.0, 4.0]), idx: np.array([2, 2, 0])}
+    np.testing.assert_allclose(evaluate([new], vals)[0], np.exp(vals[x]) + [1.0, 0.0, 8.0])
+
+
+def test_scatter_of_scatter_stays_for_integers_and_other_regions():
+    iz = T.zeros_like(i32)
+    out = T.inc_subtensor(T.inc_subtensor(iz[1:], i32[1:])[1:], i32[:-1])
+    assert keys(only(scatter_of_scatter, out, [i32])).count("IncSubtensor") == 2
+    z = T.zeros_like(x)
+    out2 = T.inc_subtensor(T.inc_subtensor(z[1:], y[1:])[:-1], y[:-1])
+    assert keys(only(scatter_of_scatter, out2, [x, y])).count("IncSubtensor") == 2
+    out3 = T.set_subtensor(T.inc_subtensor(z[1:], y[1:])[1:], y[:-1])
+    assert keys(only(scatter_of_scatter, out3, [x, y])).count("IncSubtensor") == 2
+
+
+def test_rosenbrock_hvp_scatters_into_one_buffer():
+    v = T.dvector("v")
+    cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    f = ccgrad.function([x, v], T.Rop(T.grad(cost, x), x, v))
+    names = [type(n.op).__name__ for n in f.maker.fgraph.toposort()]
+    assert names.count("IncSubtensor") == 2 and "Elemwise{add}" not in str(f.maker.fgraph.toposort())
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=7), rng.normal(size=7)
+    H = np.zeros((7, 7))
+    H[np.arange(6), np.arange(6)] = 1200 * a[:-1] ** 2 - 400 * a[1:] + 2
+    H[np.arange(1, 7), np.arange(1, 7)] += 200
+    H[np.arange(6), np.arange(1, 7)] = H[np.arange(1, 7), np.arange(6)] = -400 * a[:-1]
+    np.testing.assert_allclose(f(a, b), H @ b, rtol=1e-12)

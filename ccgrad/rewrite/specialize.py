@@ -15,6 +15,7 @@ from ccgrad.graph import Apply, Constant, FunctionGraph, TensorType, Variable, a
 from ccgrad.rewrite.canonicalize import constant_fold, neg_neg
 from ccgrad.rewrite.engine import Phase, Rewriter, rule
 from ccgrad.rewrite.rules import cast, const, like, mk, uniform
+from ccgrad.rewrite.scatter import SCATTER_RULES
 
 MAX_MUL_POWER = 8  # x ** n for integer 2 <= |n| <= 8 becomes multiplications
 
@@ -107,6 +108,7 @@ def optimize_scan_inner(node: Apply, ctx: Rewriter):
     return new_op.make_node(*outer).outputs
 
 
-SPECIALIZE_RULES = [constant_fold, neg_neg, pow_specialize, div_by_constant, optimize_scan_inner]
+# the scatter rules run here, once canonicalize has flattened every sum
+SPECIALIZE_RULES = [constant_fold, neg_neg, pow_specialize, div_by_constant, *SCATTER_RULES, optimize_scan_inner]
 
 SPECIALIZE = Phase("specialize", SPECIALIZE_RULES)

@@ -60,12 +60,59 @@ CCG_INLINE void *ccg_alloc_zero(int64_t nbytes) {
     return calloc(1, nbytes > 0 ? (size_t)nbytes : 1);
 }
 
-/* Make *p hold at least nbytes (contents are not kept).  Returns 0 on failure. */
+/* ---- work buffers kept between calls ------------------------------------------------------
+ * A call's temporaries are released when it returns.  Freed to glibc, large blocks at the top of
+ * the heap go back to the OS and the next call faults every page in again (about 2,000 page
+ * faults per 8 MB temporary, often more time than the arithmetic).  So each module keeps up to
+ * CCG_KEEP released blocks of CCG_KEEP_MIN..CCG_KEEP_MAX bytes for its next calls.  A kept block
+ * is taken and returned with atomic exchanges: concurrent calls never share one, and a block
+ * that finds every place taken is freed.  A work buffer carries its capacity in a 64-byte
+ * header in front of its data. */
+#define CCG_KEEP 8
+#define CCG_KEEP_MIN ((int64_t)1 << 16)
+#define CCG_KEEP_MAX ((int64_t)1 << 28)
+#define CCG_HEADER 64
+static char *ccg_kept[CCG_KEEP];
+
+CCG_INLINE int64_t ccg_work_cap(const char *p) { return ((const int64_t *)p)[-1]; }
+
+/* Give a work buffer back: kept for a later call when it is worth keeping, else freed. */
+CCG_INLINE void ccg_work_release(char *p) {
+    if (p == NULL) return;
+    int64_t cap = ccg_work_cap(p);
+    if (cap >= CCG_KEEP_MIN && cap <= CCG_KEEP_MAX) {
+        for (int i = 0; i < CCG_KEEP; i++) {
+            char *none = NULL;
+            if (__atomic_compare_exchange_n(&ccg_kept[i], &none, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                return;
+        }
+    }
+    free(p - CCG_HEADER);
+}
+
+/* A work buffer of at least nbytes: a kept one that is large enough, else a new one. */
+CCG_INLINE char *ccg_work_take(int64_t nbytes) {
+    if (nbytes >= CCG_KEEP_MIN / 2) {
+        for (int i = 0; i < CCG_KEEP; i++) {
+            char *p = __atomic_exchange_n(&ccg_kept[i], NULL, __ATOMIC_ACQ_REL);
+            if (p == NULL) continue;
+            if (ccg_work_cap(p) >= nbytes) return p;
+            ccg_work_release(p);  /* too small for this one: back for another */
+        }
+    }
+    if (nbytes > INT64_MAX - CCG_HEADER) return NULL;
+    char *raw = (char *)ccg_alloc(nbytes + CCG_HEADER);
+    if (raw == NULL) return NULL;
+    ((int64_t *)(raw + CCG_HEADER))[-1] = nbytes;
+    return raw + CCG_HEADER;
+}
+
+/* Make the work buffer *p hold at least nbytes (contents are not kept).  Returns 0 on failure. */
 CCG_INLINE int ccg_ensure(char **p, int64_t *cap, int64_t nbytes) {
     if (*p != NULL && *cap >= nbytes) return 1;
-    free(*p);
-    *p = (char *)ccg_alloc(nbytes);
-    *cap = *p ? nbytes : 0;
+    ccg_work_release(*p);
+    *p = ccg_work_take(nbytes);
+    *cap = *p ? ccg_work_cap(*p) : 0;
     return *p != NULL;
 }
 

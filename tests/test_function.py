@@ -139,6 +139,47 @@ def test_threads_leave_counter_exact(mode):
     np.testing.assert_array_equal(acc.get_value(), np.full(64, 4000.0))
 
 
+def test_threads_share_kept_work_buffers_safely():
+    """Temporaries are kept between calls (csrc/ccgrad_rt.h): concurrent calls of sizes that
+    grow and shrink must never share a buffer."""
+    x = T.dvector("x")
+    f = ccgrad.function([x], T.exp(x) * 2 + T.sin(T.exp(x) + 1)[::-1] + T.sum(T.cos(x) * x))
+    errors = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(60):
+                a = rng.normal(size=int(rng.integers(1, 40_000)))
+                want = np.exp(a) * 2 + np.sin(np.exp(a) + 1)[::-1] + np.sum(np.cos(a) * a)
+                np.testing.assert_allclose(f(a), want, rtol=1e-12, atol=1e-9)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def test_temporaries_do_not_fault_their_pages_in_every_call():
+    """A function with several 8 MB temporaries reuses them: without the kept work buffers glibc
+    trims them back to the OS and every call faults ~2,000 pages in again."""
+    resource = pytest.importorskip("resource")
+    x = T.dvector("x")
+    f = ccgrad.function([x], T.exp(x) * 2 + T.sin(T.exp(x) + 1)[::-1])
+    a = np.random.default_rng(0).normal(size=10**6)
+    f(a)
+    f(a)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(10):
+        f(a)
+    per_call = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10
+    assert per_call < 500, per_call
+
+
 # -- givens ----------------------------------------------------------------------------------
 
 

@@ -75,11 +75,11 @@ def lower(fgraph: FunctionGraph, donate: dict[int, int] | None = None) -> CProgr
     body.body.extend(ctx.decls.body)
     body.body.extend(ctx.body.body)
     for s in ctx.slots:
-        body.add(f"free({s});")
+        body.add(f"ccg_work_release({s});")
     body.add("return 0;")
     body.add(Line("fail:"))
     for s in ctx.slots:
-        body.add(f"free({s});")
+        body.add(f"ccg_work_release({s});")
     body.add(f"for (int j = 0; j < {n_out}; j++) {{")
     body.add("    if (out_owned[j]) { free(outputs[j].data); outputs[j].data = NULL; }")
     body.add("}")

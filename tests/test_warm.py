@@ -26,11 +26,7 @@ MOD30 = textwrap.dedent('''
     """30 functions: 25 built at import time, 5 declared with @warmup."""
     import ccgrad
     import ccgrad.tensor as T
-
-    try:
-        from ccgrad import warmup
-    except ImportError:  # until ccgrad/__init__.py re-exports it
-        from ccgrad.warm import warmup
+    from ccgrad import warmup
 
     FUNCS = {}
     for k in range(25):

@@ -95,14 +95,16 @@ CCG_INLINE void ccg_work_release(char *p) {
     free(p - CCG_HEADER);
 }
 
-/* A work buffer of at least nbytes: a kept one that is large enough, else a new one. */
+/* A work buffer of at least nbytes: a kept one that fits (large enough, and not more than about
+ * four times too large, so big blocks stay for big requests), else a new one. */
 CCG_INLINE char *ccg_work_take(int64_t nbytes) {
-    if (nbytes >= CCG_KEEP_MIN / 2) {
+    if (nbytes >= CCG_KEEP_MIN / 2 && nbytes <= CCG_KEEP_MAX) {
         for (int i = 0; i < CCG_KEEP; i++) {
             char *p = __atomic_exchange_n(&ccg_kept[i], NULL, __ATOMIC_ACQ_REL);
             if (p == NULL) continue;
-            if (ccg_work_cap(p) >= nbytes) return p;
-            ccg_work_release(p);  /* too small for this one: back for another */
+            int64_t cap = ccg_work_cap(p);
+            if (cap >= nbytes && cap <= 4 * nbytes + CCG_KEEP_MIN) return p;
+            ccg_work_release(p);  /* does not fit this one: back for another */
         }
     }
     if (nbytes > INT64_MAX - CCG_HEADER) return NULL;

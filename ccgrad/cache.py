@@ -311,17 +311,7 @@ def _load_or_build_cached(r, key, parts, source, features, name) -> LoadedModule
                 raise _keep_failed(r, tmp, key, exc) from None
             seconds = time.perf_counter() - t0
             _write_meta(tmp, key, parts, so_path, seconds, name)
-            _fsync_dir(tmp)
-            final = entry_dir(r, key)
-            os.makedirs(os.path.dirname(final), mode=0o700, exist_ok=True)
-            try:
-                os.rename(tmp, final)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)  # someone else published first: use theirs
-            else:
-                _fsync_dir(os.path.dirname(final))
+            if publish(r, tmp, key):
                 _log_build(r, key, seconds, name)
                 from ccgrad import cache_admin
 
@@ -334,6 +324,23 @@ def _load_or_build_cached(r, key, parts, source, features, name) -> LoadedModule
         if loaded is None:
             raise OSError(f"entry {key[:16]} vanished right after publishing")
         return loaded
+
+
+def publish(r: str, tmp: str, key: str) -> bool:
+    """Make the complete temp dir `tmp` the entry `key`: fsync it, then one atomic rename.
+    False when another process published the entry first (theirs stays; `tmp` is left to the
+    caller's cleanup)."""
+    _fsync_dir(tmp)
+    final = entry_dir(r, key)
+    os.makedirs(os.path.dirname(final), mode=0o700, exist_ok=True)
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+            raise
+        return False
+    _fsync_dir(os.path.dirname(final))
+    return True
 
 
 def _keep_failed(r: str, tmp: str, key: str, exc: cc.CompileError) -> cc.CompileError:

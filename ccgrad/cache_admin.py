@@ -11,7 +11,6 @@ half an entry, and an extension file already loaded somewhere stays valid after 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import io
@@ -551,17 +550,7 @@ def _import_entry(r: str, tar: tarfile.TarFile, key: str, members: dict[str, tar
         if why is not None:
             return why
         os.chmod(tmp, 0o700)
-        cache._fsync_dir(tmp)
-        final = cache.entry_dir(r, key)
-        os.makedirs(os.path.dirname(final), mode=0o700, exist_ok=True)
-        try:
-            os.rename(tmp, final)
-        except OSError as exc:
-            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            return "present"
-        cache._fsync_dir(os.path.dirname(final))
-        return None
+        return None if cache.publish(r, tmp, key) else "present"
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)

@@ -100,7 +100,37 @@ class FunctionMaker:
         return self.fgraph.inputs
 
 
-class Function:
+class _FunctionAPI:
+    """What both function classes share (Python-level Function and the C-dispatched CFunction):
+    keyword arguments, error labels, pickling and copy.  Expects `name`, `_inputs`, `_names`."""
+
+    def _bind_kwargs(self, args: tuple, kwargs: dict) -> tuple:
+        vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
+        for k, v in kwargs.items():
+            matches = [i for i, var in enumerate(self._inputs) if var.name == k]
+            if not matches:
+                raise TypeError(f"{self._label()} has no input named {k!r}")
+            vals[matches[0]] = v
+        missing = [self._names[i] for i, v in enumerate(vals) if v is _MISSING]
+        if missing:
+            raise TypeError(f"{self._label()}: missing argument(s) {', '.join(missing)}")
+        return tuple(vals)
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "compiled function"
+
+    def __reduce__(self):
+        from ccgrad.serialize import reduce_function
+
+        return reduce_function(self)
+
+    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+             name: str | None = None):
+        """Theano's Function.copy; see copy_function."""
+        return copy_function(self, share_memory, swap, delete_updates, name)
+
+
+class Function(_FunctionAPI):
     """A compiled function: f(*values) -> array or list of arrays.
 
     `run(values, offers)` computes the outputs then the updates; `offers` gives, per output, an
@@ -167,33 +197,8 @@ class Function:
             return outs[0]
         return outs
 
-    def _bind_kwargs(self, args: tuple, kwargs: dict) -> tuple:
-        vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
-        for k, v in kwargs.items():
-            matches = [i for i, var in enumerate(self._inputs) if var.name == k]
-            if not matches:
-                raise TypeError(f"{self._label()} has no input named {k!r}")
-            vals[matches[0]] = v
-        missing = [self._names[i] for i, v in enumerate(vals) if v is _MISSING]
-        if missing:
-            raise TypeError(f"{self._label()}: missing argument(s) {', '.join(missing)}")
-        return tuple(vals)
-
-    def _label(self) -> str:
-        return f"function {self.name!r}" if self.name else "compiled function"
-
     def __repr__(self) -> str:
         return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode={self.maker.mode}>"
-
-    def __reduce__(self):
-        from ccgrad.serialize import reduce_function
-
-        return reduce_function(self)
-
-    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
-             name: str | None = None):
-        """Theano's Function.copy; see copy_function."""
-        return copy_function(self, share_memory, swap, delete_updates, name)
 
 
 _MISSING = object()
@@ -205,7 +210,7 @@ def _kernel_type():
     return Kernel
 
 
-class CFunction(_kernel_type()):
+class CFunction(_FunctionAPI, _kernel_type()):
     """A compiled function without shared state: calls go straight to the C dispatcher.
 
     `trust_input = True` skips every argument check in the dispatcher: each argument must be an
@@ -216,29 +221,11 @@ class CFunction(_kernel_type()):
     """
 
     def _call_with_keywords(self, *args, **kwargs):
-        vals = list(args) + [_MISSING] * (len(self._inputs) - len(args))
-        for k, v in kwargs.items():
-            matches = [i for i, var in enumerate(self._inputs) if var.name == k]
-            if not matches:
-                raise TypeError(f"compiled function has no input named {k!r}")
-            vals[matches[0]] = v
-        missing = [self._names[i] for i, v in enumerate(vals) if v is _MISSING]
-        if missing:
-            raise TypeError(f"compiled function: missing argument(s) {', '.join(missing)}")
-        return self(*vals)
+        """Called by the dispatcher when keywords are given."""
+        return self(*self._bind_kwargs(args, kwargs))
 
     def __repr__(self) -> str:
         return f"<ccgrad Function {self.name or ''} ({', '.join(self._names)}) mode=c>"
-
-    def __reduce__(self):
-        from ccgrad.serialize import reduce_function
-
-        return reduce_function(self)
-
-    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
-             name: str | None = None):
-        """Theano's Function.copy; see copy_function."""
-        return copy_function(self, share_memory, swap, delete_updates, name)
 
 
 def copy_function(f, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,

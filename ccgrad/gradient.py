@@ -34,6 +34,15 @@ class DisconnectedInputError(ValueError):
     """The cost does not depend (differentiably) on a variable grad was asked about."""
 
 
+def report_disconnected(policy: str, msg: str, stacklevel: int = 2) -> None:
+    """Apply a disconnected-input policy to `msg`: 'raise' raises DisconnectedInputError, 'warn'
+    warns (stacklevel counted from the caller), 'ignore' does nothing."""
+    if policy == "raise":
+        raise DisconnectedInputError(msg)
+    if policy == "warn":
+        warnings.warn(msg, stacklevel=stacklevel + 1)
+
+
 class NullTypeGradError(TypeError):
     """A gradient that is mathematically undefined reached one of the requested variables."""
 
@@ -210,10 +219,7 @@ def _grad(cost, wrt, consider_constant, disconnected_inputs, add_names, known_gr
                 "the cost's graph or reaches it only through non-differentiable ops (shape, argmax, "
                 "comparisons, disconnected_grad ...); pass disconnected_inputs='ignore' or 'warn' to allow this"
             )
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(msg)
-            if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=3)
+            report_disconnected(disconnected_inputs, msg, stacklevel=3)
             if return_disconnected == "zero":
                 g = _zeros_like_float(w)
             elif return_disconnected == "None":
@@ -419,10 +425,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs: str = "raise", return_disconn
             else:
                 msg = (f"Rop: output {fv} ({fv.type!r}) does not depend on any of wrt through a "
                        "differentiable path")
-                if disconnected_outputs == "raise":
-                    raise DisconnectedInputError(msg)
-                if disconnected_outputs == "warn":
-                    warnings.warn(msg, stacklevel=2)
+                report_disconnected(disconnected_outputs, msg, stacklevel=2)
                 if return_disconnected == "zero":
                     t = _zeros_like_float(fv)
                 elif return_disconnected.lower() == "none":

@@ -5,11 +5,8 @@ ccgrad.gradient, where users reach them."""
 
 from __future__ import annotations
 
-import warnings
-
 from ccgrad import dtypes
 from ccgrad.gradient import (
-    DisconnectedInputError,
     _as_list,
     _cast_float,
     _check_constants,
@@ -18,6 +15,7 @@ from ccgrad.gradient import (
     _pack,
     forward,
     grad,
+    report_disconnected,
 )
 from ccgrad.graph import Constant, TensorType, Variable, as_variable, builder, register
 
@@ -152,10 +150,7 @@ def _jacobian_forward(y: Variable, w: Variable, consider_constant, disconnected_
         if id(y) not in _connected_from([y], [w]):
             msg = (f"jacobian: {y} does not depend on {w} ({w.type!r}) through a differentiable path; "
                    "pass disconnected_inputs='ignore' or 'warn' to allow this")
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(msg)
-            if disconnected_inputs == "warn":
-                warnings.warn(msg, stacklevel=3)
+            report_disconnected(disconnected_inputs, msg, stacklevel=3)
         return _zero_jacobian(y, w)
     (cols,), (b,) = vectorize_graph_flags([t], {v: _basis(w, dtype)})
     if not b:

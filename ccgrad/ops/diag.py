@@ -372,26 +372,25 @@ class BandedMatrix(Op):
             for a, (x, y) in enumerate(zip(d.shape[:-1], lead)):
                 if x != y:
                     ctx.check(f"{x} == {y}", 1, f"banded: diagonals differ on leading axis {a}: %lld and %lld", x, y)
-        out = ctx.alloc(node, 0, lead + [nn, mm], zero=True)
-        ct = out.ctype
-        idx = [ctx.name("bb") for _ in lead]
-        managers = []
-        for i, d in zip(idx, lead):
-            cm = ctx.loop(i, d)
-            cm.__enter__()
-            managers.append(cm)
-        base = " + ".join(f"{i} * {st}" for i, st in zip(idx, out.strides[: len(lead)])) or "0"
+        lengths = []
         for k, d in zip(self.offsets, diags):
             L = ctx.name("bl")
             ctx.line(f"const int64_t {L} = ccg_max_i64(0, ccg_min_i64({nn} - {max(0, -k)}, {mm} - {max(0, k)}));")
             ctx.check(f"{d.shape[-1]} == {L}", 1, f"banded: diagonal {k} has length %lld, the matrix needs %lld",
                       d.shape[-1], L)
-            t = ctx.name("t")
-            with ctx.loop(t, L):
-                ctx.line(f"{out.ptr}[{base} + ({t} + {max(0, -k)}) * {mm} + {t} + {max(0, k)}] = "
-                         f"({ct})({d.at(idx + [t])});")
-        for cm in reversed(managers):
-            cm.__exit__(None, None, None)
+            lengths.append(L)
+        out = ctx.alloc(node, 0, lead + [nn, mm], zero=True)
+        ct = out.ctype
+
+        def body(idx):
+            base = " + ".join(f"{i} * {st}" for i, st in zip(idx, out.strides[: len(lead)])) or "0"
+            for k, d, L in zip(self.offsets, diags, lengths):
+                t = ctx.name("t")
+                with ctx.loop(t, L):
+                    ctx.line(f"{out.ptr}[{base} + ({t} + {max(0, -k)}) * {mm} + {t} + {max(0, k)}] = "
+                             f"({ct})({d.at(idx + [t])});")
+
+        c_walk(ctx, lead, body)
         return [out]
 
 

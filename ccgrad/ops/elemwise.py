@@ -171,6 +171,13 @@ class Elemwise(Op):
         ins = [v if b else v.dimshuffle("x", *range(v.ndim)) for v, b in zip(inputs, batched)]
         return [elemwise(self.scalar_op, *ins)], [True]
 
+    def c_code(self, ctx, node: Apply, ins: list):
+        """One loop nest over the broadcast shape, the scalar op's C expression per element
+        (ccgrad.lower.loops builds the nest)."""
+        from ccgrad.lower.loops import emit_elemwise_node
+
+        return emit_elemwise_node(ctx, node, ins)
+
     def pp(self, node: Apply, args: list[str]) -> str:
         sop = self.scalar_op
         if sop.name == "neg":
@@ -186,9 +193,12 @@ class Elemwise(Op):
         return f"{sop.name}({', '.join(args)})"
 
 
-def check_runtime_broadcast(name: str, node: Apply, inputs: Sequence[np.ndarray]) -> None:
-    """Theano's rule at run time: non-broadcastable dims must agree exactly."""
-    out_ndim = node.outputs[0].ndim
+def check_runtime_broadcast(name: str, node: Apply, inputs: Sequence[np.ndarray],
+                            ndim: int | None = None) -> tuple[int, ...]:
+    """Theano's rule at run time: non-broadcastable dims must agree exactly.  Returns the loop
+    shape; `ndim` is its rank (default: the first output's)."""
+    out_ndim = node.outputs[0].ndim if ndim is None else ndim
+    loop = []
     for axis in range(out_ndim):
         length = None
         for i, (v, a) in enumerate(zip(node.inputs, inputs)):
@@ -206,6 +216,8 @@ def check_runtime_broadcast(name: str, node: Apply, inputs: Sequence[np.ndarray]
                     f"{length[1]}, input {i} has length {a.shape[axis]} "
                     f"(shapes {[x.shape for x in inputs]})"
                 )
+        loop.append(1 if length is None else length[1])
+    return tuple(loop)
 
 
 def _left_pad(v: Variable, ndim: int) -> Variable:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, Op, TensorType, Variable, as_variable
-from ccgrad.ops.elemwise import Elemwise, broadcast_static
+from ccgrad.ops.elemwise import Elemwise, broadcast_static, check_runtime_broadcast
 from ccgrad.ops.reduce import reduce_dtype
 from ccgrad.ops.scalar import ScalarOp
 
@@ -117,7 +117,7 @@ class Fused(Op):
         return Apply(self, ins, [TensorType(dtype, shape=shape)])
 
     def perform(self, node: Apply, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        loop = _check_runtime(node, inputs)
+        loop = check_runtime_broadcast("fused", node, inputs, node.inputs[0].ndim)
         one = (1,) * len(loop)
         vals: list[np.ndarray] = []
         with np.errstate(all="ignore"):
@@ -187,6 +187,13 @@ class Fused(Op):
         red = None if self.reduce is None else (self.reduce[0], tuple(a + 1 for a in self.reduce[1]))
         return [Fused(self.steps, red).make_node(*ins).outputs[0]], [True]
 
+    def c_code(self, ctx, node: Apply, ins: list):
+        """One loop nest evaluating the whole program per element, ending in the reduction when
+        the region has one (ccgrad.lower.loops builds the nest)."""
+        from ccgrad.lower.loops import emit_fused_node
+
+        return emit_fused_node(ctx, node, ins)
+
     def pp(self, node: Apply, args: list[str]) -> str:
         shown: list[str] = []
         for sop, refs, _ in self.steps:
@@ -227,26 +234,3 @@ def _const_str(value) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
-
-
-def _check_runtime(node: Apply, inputs: Sequence[np.ndarray]) -> tuple[int, ...]:
-    """The loop shape; Theano's broadcasting rule checked as Elemwise does."""
-    ndim = node.inputs[0].ndim
-    loop = []
-    for axis in range(ndim):
-        length = None
-        for i, (v, a) in enumerate(zip(node.inputs, inputs)):
-            if a.ndim != ndim:
-                raise ValueError(f"fused: input {i} has ndim {a.ndim}, expected {ndim}")
-            if v.type.shape[axis] == 1:
-                if a.shape[axis] != 1:
-                    raise ValueError(f"fused: input {i} must have length 1 on axis {axis}, got {a.shape}")
-                continue
-            if length is None:
-                length = (i, a.shape[axis])
-            elif a.shape[axis] != length[1]:
-                raise ValueError(
-                    f"fused: shape mismatch on axis {axis}: input {length[0]} has length {length[1]}, "
-                    f"input {i} has length {a.shape[axis]} (shapes {[x.shape for x in inputs]})")
-        loop.append(1 if length is None else length[1])
-    return tuple(loop)

@@ -549,6 +549,12 @@ class Scan(Op):
         flags_out = carry_b + list(out_b[nc:nc + self.n_nit])
         return [_swap01(r) if f else r for r, f in zip(res, flags_out)], flags_out
 
+    def c_code(self, ctx, node: Apply, ins: list):
+        """A C for loop in the same function, the inner graph emitted inline (ccgrad.lower.scan)."""
+        from ccgrad.lower.scan import emit_scan
+
+        return emit_scan(ctx, node, ins)
+
     def pp(self, node: Apply, args: list[str]) -> str:
         return f"scan{{{self.name or 'scan_fn'}}}({', '.join(args)})"
 

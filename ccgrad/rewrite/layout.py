@@ -16,7 +16,7 @@ from ccgrad import dtypes
 from ccgrad.graph import Apply, Constant, TensorType, Variable, builder
 from ccgrad.ops.reduce import Reduce
 from ccgrad.rewrite.engine import Rewriter, rule
-from ccgrad.rewrite.rules import cast, drop_axes, elemwise_type, ew, like, mk, owner_is, pad
+from ccgrad.rewrite.rules import cast, drop_axes, elemwise_type, ew, like, mk, owner_is, pad, same_axis_lengths
 
 
 @rule("remove_specify_shape_like", "SpecifyShapeLike")
@@ -24,13 +24,7 @@ def remove_specify_shape_like(node: Apply, ctx: Rewriter):
     """specify_shape_like(x, ref) -> x when x's shape provably equals ref's (statically or as
     the same symbolic expression); otherwise the run-time check (and `ref`) stays."""
     x, ref = node.inputs
-    for k in range(x.ndim):
-        a, b = x.type.shape[k], ref.type.shape[k]
-        if a is not None and a == b:
-            continue
-        if ctx.final(builder("shape_i")(x, k)) is not ctx.final(builder("shape_i")(ref, k)):
-            return None
-    return x
+    return x if same_axis_lengths(x, ref, ctx) else None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -140,6 +140,18 @@ def keep_type(v: Variable, ref: Variable, t: TensorType) -> Variable | None:
     return None
 
 
+def same_axis_lengths(a: Variable, b: Variable, ctx) -> bool:
+    """True when a and b (same ndim) provably have equal lengths on every axis: equal static
+    lengths, or the same symbolic length once `ctx` (the running Rewriter) has rewritten it."""
+    for k in range(a.ndim):
+        sa, sb = a.type.shape[k], b.type.shape[k]
+        if sa is not None and sa == sb:
+            continue
+        if ctx.final(builder("shape_i")(a, k)) is not ctx.final(builder("shape_i")(b, k)):
+            return False
+    return True
+
+
 def is_float(v: Variable) -> bool:
     return v.dtype in dtypes.FLOATS
 

@@ -13,9 +13,9 @@ adds to one zero buffer and two in-place scatters.
 
 from __future__ import annotations
 
-from ccgrad.graph import Apply, Variable, builder
+from ccgrad.graph import Apply, Variable
 from ccgrad.rewrite.engine import Rewriter, rule
-from ccgrad.rewrite.rules import elemwise_type, ew, is_const, mk, owner_is
+from ccgrad.rewrite.rules import elemwise_type, ew, is_const, mk, owner_is, same_axis_lengths
 
 _INC_OPS = ("IncSubtensor", "AdvancedIncSubtensor1", "AdvancedIncSubtensor")
 
@@ -62,15 +62,7 @@ def _same_shape(a: Variable, b: Variable, ctx: Rewriter) -> bool:
     lengths / the same symbolic length expression on every axis."""
     if a.ndim != b.ndim:
         return False
-    if _shape_source(a) is _shape_source(b):
-        return True
-    for k in range(a.ndim):
-        sa, sb = a.type.shape[k], b.type.shape[k]
-        if sa is not None and sa == sb:
-            continue
-        if ctx.final(builder("shape_i")(a, k)) is not ctx.final(builder("shape_i")(b, k)):
-            return False
-    return True
+    return _shape_source(a) is _shape_source(b) or same_axis_lengths(a, b, ctx)
 
 
 @rule("add_of_scatter", "add")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class CProgram:
 
 
 _RUNTIME: str | None = None
+_CALLS_EXP = re.compile(r"\bccg_(?:exp|sigmoid_f64|softplus_f64)\(")
 _CDEF: str | None = None
 
 
@@ -87,7 +89,10 @@ def lower(fgraph: FunctionGraph, donate: dict[int, int] | None = None) -> CProgr
     fn = Function("int ccg_run(const ccg_in *inputs, ccg_out *outputs, ccg_err *err)", body)
     defs = [Line(text) for _, text in sorted(ctx._extra_defs.items())]
     free_fn = Line("void ccg_free(void *p) { free(p); }")
-    source = runtime_text() + "\n/* ---- generated kernel ---- */\n" + render([*defs, free_fn, fn])
+    kernel = render([*defs, free_fn, fn])
+    # The runtime's own vector exp costs ~15 ms of -O3 compile: only kernels that call it get it.
+    want_exp = "#define CCG_WANT_EXP 1\n" if _CALLS_EXP.search(kernel) else ""
+    source = want_exp + runtime_text() + "\n/* ---- generated kernel ---- */\n" + kernel
     inputs = [(v.dtype, v.ndim) for v in fgraph.inputs] + [(h.dtype.name, h.ndim) for h in ctx.hidden]
     outputs = [(v.dtype, v.ndim) for v in fgraph.outputs]
     return CProgram(source, inputs, outputs, list(ctx.hidden), tuple(sorted(ctx.features)))

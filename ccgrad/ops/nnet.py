@@ -100,7 +100,7 @@ class _SoftmaxBase(Op):
             ctx.line(f"if (!isfinite({m})) {m} = 0;")
             ctx.line(f"double {acc} = 0;")
             with ctx.loop(k + "e", n):
-                e = f"exp{f}({xl}[{k}e * {sx}] - {m})"
+                e = f"{'expf' if f else 'ccg_exp'}({xl}[{k}e * {sx}] - {m})"
                 if is_log:
                     ctx.line(f"{acc} += {e};")
                 else:

@@ -1,0 +1,104 @@
+"""The runtime's own float64 exp (ccg_exp in csrc/ccgrad_rt.h), at the production flags where
+gcc vectorizes it, and its plain-libm fallback on a target without AVX-512.
+
+The reference is Python's math.exp (glibc's scalar exp, correctly rounded in practice): every
+result must be within 1 ulp of it (ccg_exp's own error is about 0.55 ulp, so two roundings
+differ by at most one unit), special values must be exact, and a value must get the same bits
+whether it lands in a loop's vector body, its remainder or a scalar call."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import ccgrad
+import ccgrad.tensor as T
+from ccgrad import cache, options
+from ccgrad import compile as cc
+from tests.test_c_optimized import production_flags  # noqa: F401  (fixture)
+
+EDGES = [0.0, -0.0, 1.0, -1.0, 1e-300, -1e-300, 5e-324, 707.99, 708.0, -708.0, 708.0000001,
+         -708.0000001, 709.78, 709.79, 710.0, -744.0, -745.1, -745.2, -746.0, 1e5, -1e5,
+         1e300, -1e300, np.inf, -np.inf, np.nan]
+
+
+def _math_exp(t: float) -> float:
+    if math.isnan(t):
+        return math.nan
+    try:
+        return math.exp(t)
+    except OverflowError:
+        return math.inf
+
+
+def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(got == want, 0.0, np.abs(got - want) / np.spacing(np.abs(want)))
+
+
+def _check_exp(f, max_ulps: float = 1.0) -> None:
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-745.0, 709.7, 100_000), rng.uniform(-2.0, 2.0, 100_000)])
+    want = np.array([_math_exp(t) for t in x])
+    got = f(x)
+    assert _ulps(got, want).max() <= max_ulps
+    edges = np.array(EDGES)
+    want = np.array([_math_exp(t) for t in edges])
+    got = f(edges)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert (_ulps(got[ok], want[ok]) <= max_ulps).all(), np.c_[edges, got, want]
+    # exact where the answer is exact
+    assert got[0] == 1.0 and got[1] == 1.0
+    assert np.isposinf(got[edges == np.inf]).all() and (got[edges == -np.inf] == 0.0).all()
+    assert (got[edges == 710.0] == np.inf).all() and (got[edges == -746.0] == 0.0).all()
+
+
+def test_exp_accuracy_and_lane_consistency(production_flags):  # noqa: F811
+    x = T.dvector("x")
+    f = ccgrad.function([x], T.exp(x))
+    _check_exp(f)
+    data = np.random.default_rng(3).uniform(-30.0, 30.0, 64)
+    data[5] = 709.5  # one lane of a vector takes the edge path
+    whole = f(data)
+    for start in range(4):
+        for n in range(1, 21):
+            part = f(data[start:start + n])
+            assert np.array_equal(part, whole[start:start + n]), (start, n)
+    # strided input: the non-contiguous loop
+    assert np.array_equal(f(data[::3]), whole[::3])
+
+
+def test_functions_built_on_exp(production_flags):  # noqa: F811
+    x = T.dvector("x")
+    m = T.dmatrix("m")
+    f = ccgrad.function([x, m], [T.nnet.sigmoid(x), T.nnet.softplus(x), T.nnet.softmax(m),
+                                 T.grad(T.sum(1 / (1 + T.exp(-x))), x)])
+    xv = np.linspace(-40.0, 40.0, 1001)
+    mv = np.random.default_rng(1).normal(size=(7, 13)) * 10
+    sig, sp, sm, g = f(xv, mv)
+    ref_sig = 1 / (1 + np.exp(-xv))
+    np.testing.assert_allclose(sig, ref_sig, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(sp, np.logaddexp(0.0, xv), rtol=1e-15, atol=0)
+    e = np.exp(mv - mv.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(sm, e / e.sum(axis=1, keepdims=True), rtol=1e-14, atol=1e-300)
+    # the optimized gradient is s * (1 - s): 1 - s cancels for large x, hence the atol
+    np.testing.assert_allclose(g, ref_sig * (1 - ref_sig), rtol=1e-13, atol=1e-16)
+
+
+def test_exp_without_avx512_uses_libm(monkeypatch):
+    """A baseline x86-64 target has no AVX-512: ccg_exp is then libm's exp."""
+    if not cc.libmvec_level():
+        pytest.skip("glibc x86-64 only")
+    monkeypatch.setenv("CCGRAD_CFLAGS", "-O2 -std=c99 -fPIC -fno-math-errno -march=x86-64")
+    options.reload_options()
+    cache.reset()
+    try:
+        x = T.dvector("x")
+        _check_exp(ccgrad.function([x], T.exp(x)), max_ulps=4.0)  # libmvec: a few ulp
+    finally:
+        monkeypatch.undo()
+        options.reload_options()
+        cache.reset()

@@ -4,8 +4,11 @@ math), since the rest of the suite builds at -O0 for speed: optimization-depende
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+import ccgrad
+import ccgrad.tensor as T
 from ccgrad import cache, options
 from tests.test_c_backend import CASES, Prepared, _check
 
@@ -34,3 +37,24 @@ def production_flags(monkeypatch):
 def test_sample_with_production_flags(production_flags):
     assert "-O3" in " ".join(cache.toolchain_parts()["flags"].split())
     _check([Prepared(c) for c in SAMPLE])
+
+
+def test_in_place_loops_vectorized_correctly(production_flags):
+    """Outputs written over their inputs (a dying temporary, a donated shared variable) get
+    `#pragma GCC ivdep` so gcc vectorizes them; every length through the vector body and its
+    remainders must still give numpy's values."""
+    x = T.dvector("x")
+    a = T.dmatrix("a")
+    y = T.tanh(T.dot(a, x) + 1.0)  # the product's temporary dies into tanh: written in place
+    f = ccgrad.function([a, x], T.dot(a.T, y))
+    w = ccgrad.shared(np.zeros(1), name="w")
+    g = ccgrad.function([x], [], updates=[(w, T.tanh(w) * x + 1.0)])
+    rng = np.random.default_rng(5)
+    for n in [*range(1, 41), 1000, 1001]:
+        xv = rng.normal(size=n)
+        av = rng.normal(size=(n + 3, n)) / np.sqrt(n)
+        np.testing.assert_allclose(f(av, xv), av.T @ np.tanh(av @ xv + 1.0), rtol=1e-12, atol=1e-14)
+        w.set_value(rng.normal(size=n))
+        before = w.get_value()
+        g(xv)
+        np.testing.assert_allclose(w.get_value(), np.tanh(before) * xv + 1.0, rtol=1e-14, atol=1e-15)

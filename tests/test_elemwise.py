@@ -728,7 +728,7 @@ def c_kernels(tmp_path_factory):
     if cc is None:
         pytest.skip("no C compiler")
     todo = _kernels()
-    lines = ['#include "ccgrad_rt.h"']
+    lines = ['#include "ccgrad_rt.h"', '#include "ccgrad_vmath.h"']
     for k, (sop, combo) in enumerate(todo):
         node = Elemwise(sop).make_node(*[vec(d) for d in combo])
         out = node.outputs[0].dtype

@@ -36,17 +36,18 @@ class CProgram:
 
 
 _RUNTIME: str | None = None
-_CALLS_EXP = re.compile(r"\bccg_(?:exp|sigmoid_f64|softplus_f64)\(")
+# Kernels calling ccgrad's own exp / tanh (csrc/ccgrad_vmath.h) get them compiled in.
+_WANTS = (("CCG_WANT_EXP", re.compile(r"\bccg_(?:exp|sigmoid_f64|softplus_f64)\(")),
+          ("CCG_WANT_TANH", re.compile(r"\bccg_tanh\(")))
 _CDEF: str | None = None
 
 
 def runtime_text() -> str:
-    """ccgrad_rt.h + the ABI declarations, as pasted at the top of every source."""
+    """The ABI declarations, ccgrad_rt.h and ccgrad_vmath.h, as pasted at the top of every source."""
     global _RUNTIME
     if _RUNTIME is None:
-        rt = _paths.read_csrc("ccgrad_rt.h")
-        abi = _paths.read_csrc("ccgrad_abi.h")
-        _RUNTIME = "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n" + abi + "\n" + rt + "\n"
+        abi, rt, vmath = (_paths.read_csrc(f"ccgrad_{n}.h") for n in ("abi", "rt", "vmath"))
+        _RUNTIME = "#ifndef _GNU_SOURCE\n#define _GNU_SOURCE\n#endif\n" + abi + "\n" + rt + "\n" + vmath + "\n"
     return _RUNTIME
 
 
@@ -90,9 +91,9 @@ def lower(fgraph: FunctionGraph, donate: dict[int, int] | None = None) -> CProgr
     defs = [Line(text) for _, text in sorted(ctx._extra_defs.items())]
     free_fn = Line("void ccg_free(void *p) { free(p); }")
     kernel = render([*defs, free_fn, fn])
-    # The runtime's own vector exp costs ~15 ms of -O3 compile: only kernels that call it get it.
-    want_exp = "#define CCG_WANT_EXP 1\n" if _CALLS_EXP.search(kernel) else ""
-    source = want_exp + runtime_text() + "\n/* ---- generated kernel ---- */\n" + kernel
+    # ccgrad's own vector exp and tanh cost ~15 ms of -O3 compile each: only their callers get them.
+    wants = "".join(f"#define {flag} 1\n" for flag, calls in _WANTS if calls.search(kernel))
+    source = wants + runtime_text() + "\n/* ---- generated kernel ---- */\n" + kernel
     inputs = [(v.dtype, v.ndim) for v in fgraph.inputs] + [(h.dtype.name, h.ndim) for h in ctx.hidden]
     outputs = [(v.dtype, v.ndim) for v in fgraph.outputs]
     return CProgram(source, inputs, outputs, list(ctx.hidden), tuple(sorted(ctx.features)))

@@ -116,6 +116,12 @@ def _flat(ctx, outs, ins, loads, full, body, n) -> None:
         ctx.line(f"{o.ctype} *{qual}{p} = {o.ptr};")
         optrs.append(p)
     idx = ctx.name("i")
+    if any(ins[i].base in out_bases for i in full):
+        # An output written over an input (in place, or a donated buffer) is the same element at
+        # the same index: each iteration reads its element before writing it and touches no
+        # other, so iterations are independent.  Without restrict gcc cannot see that and runs
+        # the loop unvectorized whenever the pointers overlap, which in place they always do.
+        ctx.line("#pragma GCC ivdep")
     with ctx.loop(idx, n):
         elems = [loads[i] if loads[i] is not None else f"{ptrs[i]}[{idx}]" for i in range(len(ins))]
         stmts, exprs = body(elems)

@@ -433,14 +433,18 @@ def _b(name):
     return builder(name)
 
 
-def _c_exp(args, in_dtypes, out):
-    """exp: ccg_exp for float64 (the runtime's own vector exp where the CPU has AVX-512)."""
-    if out == "float32":
-        return _fmath("exp")(args, in_dtypes, out)
-    return f"ccg_exp({_args_as(args, in_dtypes, out)[0]})"
+def _own_f64(fn: str) -> Callable[[list[str], list[str], str], str]:
+    """C for exp/tanh: ccgrad's own ccg_<fn> in float64 (csrc/ccgrad_vmath.h), libm in float32."""
+
+    def emit(args, in_dtypes, out):
+        if out == "float32":
+            return _fmath(fn)(args, in_dtypes, out)
+        return f"ccg_{fn}({_args_as(args, in_dtypes, out)[0]})"
+
+    return emit
 
 
-_unary_float("exp", np.exp, lambda x, o: o, lambda x, o: o, c=_c_exp)
+_unary_float("exp", np.exp, lambda x, o: o, lambda x, o: o, c=_own_f64("exp"))
 _unary_float("exp2", np.exp2, lambda x, o: o * math.log(2.0), lambda x, o: o * math.log(2.0))
 _unary_float("expm1", np.expm1, lambda x, o: o + 1, lambda x, o: o + 1)
 _unary_float("log", np.log, lambda x, o: 1 / x, lambda x, o: 1 / x)
@@ -460,7 +464,7 @@ _unary_float("arctan", np.arctan, lambda x, o: 1 / (1 + x * x), lambda x, o: 1 /
              c=_fmath("atan"))
 _unary_float("sinh", np.sinh, lambda x, o: _b("cosh")(x), lambda x, o: _b("cosh")(x))
 _unary_float("cosh", np.cosh, lambda x, o: _b("sinh")(x), lambda x, o: _b("sinh")(x))
-_unary_float("tanh", np.tanh, lambda x, o: 1 - o * o, lambda x, o: 1 - o * o)
+_unary_float("tanh", np.tanh, lambda x, o: 1 - o * o, lambda x, o: 1 - o * o, c=_own_f64("tanh"))
 _unary_float("arcsinh", np.arcsinh, lambda x, o: 1 / _b("sqrt")(x * x + 1),
              lambda x, o: 1 / _b("sqrt")(x * x + 1), c=_fmath("asinh"))
 _unary_float("arccosh", np.arccosh, lambda x, o: 1 / _b("sqrt")(x * x - 1),

@@ -1,10 +1,11 @@
-"""The runtime's own float64 exp (ccg_exp in csrc/ccgrad_rt.h), at the production flags where
-gcc vectorizes it, and its plain-libm fallback on a target without AVX-512.
+"""The runtime's own float64 exp and tanh (csrc/ccgrad_vmath.h), at the production flags where
+gcc vectorizes them, and their plain-libm fallback on a target without AVX-512.
 
-The reference is Python's math.exp (glibc's scalar exp, correctly rounded in practice): every
+exp's reference is Python's math.exp (glibc's scalar exp, correctly rounded in practice): every
 result must be within 1 ulp of it (ccg_exp's own error is about 0.55 ulp, so two roundings
-differ by at most one unit), special values must be exact, and a value must get the same bits
-whether it lands in a loop's vector body, its remainder or a scalar call."""
+differ by at most one unit).  tanh's reference is numpy's long-double tanh; ccg_tanh is within
+~2.2 ulp.  Special values must be exact, and a value must get the same bits whether it lands in
+a loop's vector body, its remainder or a scalar call."""
 
 from __future__ import annotations
 
@@ -98,6 +99,59 @@ def test_exp_without_avx512_uses_libm(monkeypatch):
     try:
         x = T.dvector("x")
         _check_exp(ccgrad.function([x], T.exp(x)), max_ulps=4.0)  # libmvec: a few ulp
+    finally:
+        monkeypatch.undo()
+        options.reload_options()
+        cache.reset()
+
+
+TANH_EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 1e-20, -1e-8, 0.3, -0.55,
+              1.0, 19.9, 20.0, 20.1, 354.0, 1e300, -1e300, np.inf, -np.inf, np.nan]
+
+
+def _tanh_ulps(got: np.ndarray, x: np.ndarray) -> np.ndarray:
+    ref = np.tanh(x.astype(np.longdouble))
+    err = np.abs(got.astype(np.longdouble) - ref)
+    return (err / np.spacing(np.abs(ref).astype(np.float64)).astype(np.longdouble)).astype(np.float64)
+
+
+def _check_tanh(f, max_ulps: float) -> None:
+    rng = np.random.default_rng(11)
+    for lo, hi in [(-1e-6, 1e-6), (-0.2, 0.2), (-1.0, 1.0), (-4.0, 4.0), (-25.0, 25.0)]:
+        x = rng.uniform(lo, hi, 100_000)
+        assert _tanh_ulps(f(x), x).max() <= max_ulps, (lo, hi)
+    edges = np.array(TANH_EDGES)
+    got = f(edges)
+    want = np.tanh(edges)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert (_tanh_ulps(got[ok], edges[ok]) <= max_ulps).all(), np.c_[edges, got, want]
+    np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(want[ok]))  # tanh(-0.0) is -0.0
+    assert (np.abs(got[np.isinf(edges)]) == 1.0).all()
+
+
+def test_tanh_accuracy_and_lane_consistency(production_flags):  # noqa: F811
+    x = T.dvector("x")
+    f = ccgrad.function([x], T.tanh(x))
+    _check_tanh(f, 2.5)
+    data = np.random.default_rng(4).uniform(-6.0, 6.0, 64)
+    data[9] = np.nan
+    whole = f(data)
+    for start in range(4):
+        for n in range(1, 21):
+            np.testing.assert_array_equal(f(data[start:start + n]), whole[start:start + n])
+    np.testing.assert_array_equal(f(data[::3]), whole[::3])
+
+
+def test_tanh_without_avx512_uses_libm(monkeypatch):
+    if not cc.libmvec_level():
+        pytest.skip("glibc x86-64 only")
+    monkeypatch.setenv("CCGRAD_CFLAGS", "-O2 -std=c99 -fPIC -fno-math-errno -march=x86-64")
+    options.reload_options()
+    cache.reset()
+    try:
+        x = T.dvector("x")
+        _check_tanh(ccgrad.function([x], T.tanh(x)), 4.0)  # libmvec: a few ulp
     finally:
         monkeypatch.undo()
         options.reload_options()

@@ -23,15 +23,21 @@ for _c in CASES:
 SAMPLE = SAMPLE[:: max(1, len(SAMPLE) // 24)][:24] + [c for c in CASES if c.id.startswith("scan")][:2]
 
 
-@pytest.fixture
-def production_flags(monkeypatch):
-    monkeypatch.setenv("CCGRAD_TEST_BUILD", "0")
+def build_env(monkeypatch, **env: str):
+    """Generator for fixtures: builds under these environment settings, then back."""
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
     options.reload_options()
     cache.reset()
     yield
     monkeypatch.undo()
     options.reload_options()
     cache.reset()
+
+
+@pytest.fixture
+def production_flags(monkeypatch):
+    yield from build_env(monkeypatch, CCGRAD_TEST_BUILD="0")
 
 
 def test_sample_with_production_flags(production_flags):

@@ -17,10 +17,9 @@ import pytest
 
 import ccgrad
 import ccgrad.tensor as T
-from ccgrad import cache, options
 from ccgrad import compile as cc
 from ccgrad._paths import csrc_dir
-from tests.test_c_optimized import production_flags  # noqa: F401  (fixture)
+from tests.test_c_optimized import build_env, production_flags  # noqa: F401  (fixture)
 
 
 def _own_vmath() -> bool:
@@ -69,22 +68,14 @@ def _check_exp(f, max_ulps: float = 1.0) -> None:
     assert (got[edges == 710.0] == np.inf).all() and (got[edges == -746.0] == 0.0).all()
 
 
-def test_exp_accuracy_and_lane_consistency(production_flags):  # noqa: F811
-    x = T.dvector("x")
-    f = ccgrad.function([x], T.exp(x))
-    own = _own_vmath()
-    _check_exp(f, 1.0 if own else 4.0)
-    if not own:
-        return
-    data = np.random.default_rng(3).uniform(-30.0, 30.0, 64)
-    data[5] = 709.5  # one lane of a vector takes the edge path
+def _check_lanes(f, data: np.ndarray) -> None:
+    """Every slice (lengths 1..20 at offsets 0..3, and a strided one) gets the bits the whole
+    array got: vector body, remainders and scalar calls agree."""
     whole = f(data)
     for start in range(4):
         for n in range(1, 21):
-            part = f(data[start:start + n])
-            assert np.array_equal(part, whole[start:start + n]), (start, n)
-    # strided input: the non-contiguous loop
-    assert np.array_equal(f(data[::3]), whole[::3])
+            np.testing.assert_array_equal(f(data[start:start + n]), whole[start:start + n])
+    np.testing.assert_array_equal(f(data[::3]), whole[::3])
 
 
 def test_functions_built_on_exp(production_flags):  # noqa: F811
@@ -102,23 +93,6 @@ def test_functions_built_on_exp(production_flags):  # noqa: F811
     np.testing.assert_allclose(sm, e / e.sum(axis=1, keepdims=True), rtol=1e-14, atol=1e-300)
     # the optimized gradient is s * (1 - s): 1 - s cancels for large x, hence the atol
     np.testing.assert_allclose(g, ref_sig * (1 - ref_sig), rtol=1e-13, atol=1e-16)
-
-
-def test_exp_without_avx512_uses_libm(monkeypatch):
-    """A baseline x86-64 target has no AVX-512: ccg_exp is then libm's exp."""
-    if not cc.libmvec_level():
-        pytest.skip("glibc x86-64 only")
-    monkeypatch.setenv("CCGRAD_CFLAGS", "-O2 -std=c99 -fPIC -fno-math-errno -march=x86-64")
-    options.reload_options()
-    cache.reset()
-    try:
-        x = T.dvector("x")
-        _check_exp(ccgrad.function([x], T.exp(x)), max_ulps=4.0)  # libmvec: a few ulp
-    finally:
-        monkeypatch.undo()
-        options.reload_options()
-        cache.reset()
-
 
 TANH_EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 1e-20, -1e-8, 0.3, -0.55,
               1.0, 19.9, 20.0, 20.1, 354.0, 1e300, -1e300, np.inf, -np.inf, np.nan]
@@ -144,33 +118,44 @@ def _check_tanh(f, max_ulps: float) -> None:
     np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(want[ok]))  # tanh(-0.0) is -0.0
     assert (np.abs(got[np.isinf(edges)]) == 1.0).all()
 
+def _exp_data() -> np.ndarray:
+    data = np.random.default_rng(3).uniform(-30.0, 30.0, 64)
+    data[5] = 709.5  # one lane of a vector takes the edge path
+    return data
 
-def test_tanh_accuracy_and_lane_consistency(production_flags):  # noqa: F811
-    x = T.dvector("x")
-    f = ccgrad.function([x], T.tanh(x))
-    own = _own_vmath()
-    _check_tanh(f, 2.5 if own else 4.0)
-    if not own:
-        return
+
+def _tanh_data() -> np.ndarray:
     data = np.random.default_rng(4).uniform(-6.0, 6.0, 64)
     data[9] = np.nan
-    whole = f(data)
-    for start in range(4):
-        for n in range(1, 21):
-            np.testing.assert_array_equal(f(data[start:start + n]), whole[start:start + n])
-    np.testing.assert_array_equal(f(data[::3]), whole[::3])
+    return data
 
 
-def test_tanh_without_avx512_uses_libm(monkeypatch):
+# op, accuracy check, its ulp bound with ccgrad's own code, lane-test data
+ACCURACY = {"exp": (T.exp, _check_exp, 1.0, _exp_data),
+            "tanh": (T.tanh, _check_tanh, 2.5, _tanh_data)}
+
+
+@pytest.mark.parametrize("name", sorted(ACCURACY))
+def test_accuracy_and_lane_consistency(production_flags, name):  # noqa: F811
+    op, check, bound, data = ACCURACY[name]
+    x = T.dvector("x")
+    f = ccgrad.function([x], op(x))
+    own = _own_vmath()
+    check(f, bound if own else 4.0)  # libm's vector forms: a few ulp
+    if own:
+        _check_lanes(f, data())
+
+
+@pytest.fixture
+def baseline_flags(monkeypatch):
+    """A baseline x86-64 target: no AVX-512, so exp and tanh are libm's (libmvec's lanes)."""
     if not cc.libmvec_level():
         pytest.skip("glibc x86-64 only")
-    monkeypatch.setenv("CCGRAD_CFLAGS", "-O2 -std=c99 -fPIC -fno-math-errno -march=x86-64")
-    options.reload_options()
-    cache.reset()
-    try:
-        x = T.dvector("x")
-        _check_tanh(ccgrad.function([x], T.tanh(x)), 4.0)  # libmvec: a few ulp
-    finally:
-        monkeypatch.undo()
-        options.reload_options()
-        cache.reset()
+    yield from build_env(monkeypatch, CCGRAD_CFLAGS="-O2 -std=c99 -fPIC -fno-math-errno -march=x86-64")
+
+
+def test_without_avx512_exp_and_tanh_are_libm(baseline_flags):
+    assert not _own_vmath()
+    x = T.dvector("x")
+    _check_exp(ccgrad.function([x], T.exp(x)), max_ulps=4.0)  # libmvec: a few ulp
+    _check_tanh(ccgrad.function([x], T.tanh(x)), 4.0)

@@ -278,3 +278,32 @@ def test_inplace_write_into_an_offset_view():
         want1[-1] = -1.0
         np.testing.assert_array_equal(got[0], want0 * 3.0)
         np.testing.assert_array_equal(got[1], want1)
+
+
+def test_inc_and_set_of_a_unit_step_slice_into_a_new_buffer():
+    """x[a:b] += y / = y for a 1-D x that is not overwritten (an input): x is copied around the
+    region and combined inside it in one pass.  Every start/stop (negative, past the end, empty),
+    y of the region's length or broadcast from length 1, and a strided x."""
+    x = T.dvector("x")
+    y = T.dvector("y")
+    y1 = T.TensorType("float64", shape=(1,))("y1")
+    a, b = T.lscalar("a"), T.lscalar("b")
+    outs = [T.inc_subtensor(x[a:b], y), T.set_subtensor(x[a:b], y),
+            T.inc_subtensor(x[a:], y1), T.set_subtensor(x[:b], y1), T.inc_subtensor(x[1:], 2.0)]
+    f = ccgrad.function([x, y, y1, a, b], outs, on_unused_input="ignore")
+    rng = np.random.default_rng(2)
+    for n in range(0, 12):
+        for lo in (-n - 2, -3, -1, 0, 1, 2, n, n + 3):
+            for hi in (-n - 1, -2, 0, 1, 3, n - 1, n, n + 4):
+                base = rng.normal(size=2 * n)
+                xv = base[::2]  # strided
+                reg = len(range(*slice(lo, hi).indices(n)))
+                yv, y1v = rng.normal(size=reg), rng.normal(size=1)
+                want = [xv.copy() for _ in range(5)]
+                want[0][lo:hi] += yv
+                want[1][lo:hi] = yv
+                want[2][lo:] += y1v
+                want[3][:hi] = y1v
+                want[4][1:] += 2.0
+                for got, w in zip(f(xv, yv, y1v, lo, hi), want):
+                    np.testing.assert_array_equal(got, w)

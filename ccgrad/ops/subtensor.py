@@ -466,6 +466,9 @@ class _Inc:
         if out.base == x.base:  # in place: x's buffer, possibly at an offset (then copied down)
             with ctx.if_(f"{out.ptr} != {x.ptr}"):
                 emit_copy(ctx, out, x)
+        elif xv.ndim == 1 and ci.entries[0][0] == "slice" and ci.entries[0][3] == "1":
+            self._c_copy_around(ctx, ci, out, x, y, follow, mode, xv.dtype)
+            return [out]
         else:
             emit_copy(ctx, out, x)
 
@@ -475,6 +478,24 @@ class _Inc:
 
         ci.walk(out.strides, body)
         return [out]
+
+    @staticmethod
+    def _c_copy_around(ctx, ci, out, x, y, follow, mode: str, dtype: str) -> None:
+        """1-D, one unit-step slice, into a new buffer: x copied around the region and x (+) y
+        written inside it, one pass over x instead of a full copy followed by the update (the
+        usual last step of a gradient: its output is inc_subtensor(a[1:], b))."""
+        first, length = ci.entries[0][1], ci.entries[0][2]
+        lo, hi, i = ctx.name("lo"), ctx.name("hi"), ctx.name("i")
+        ctx.line(f"const int64_t {lo} = {length} > 0 ? {first} : 0;")
+        ctx.line(f"const int64_t {hi} = {lo} + {length};")
+        with ctx.loop(i, lo):
+            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
+        with ctx.loop(i, hi, start=lo):
+            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
+            src = y.at([f"({i} - {lo})" if f is not None else "0" for f in follow])
+            ctx.line(c_update(f"{out.ptr}[{i}]", src, mode, dtype))
+        with ctx.loop(i, out.shape[0], start=hi):
+            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
 
 
 class IncSubtensor(_Inc, Op):

@@ -116,11 +116,10 @@ CCG_INLINE char *ccg_work_take(int64_t nbytes) {
 }
 
 /* Make the work buffer *p hold at least nbytes (contents are not kept).  Returns 0 on failure. */
-CCG_INLINE int ccg_ensure(char **p, int64_t *cap, int64_t nbytes) {
-    if (*p != NULL && *cap >= nbytes) return 1;
+CCG_INLINE int ccg_ensure(char **p, int64_t nbytes) {
+    if (*p != NULL && ccg_work_cap(*p) >= nbytes) return 1;
     ccg_work_release(*p);
     *p = ccg_work_take(nbytes);
-    *cap = *p ? ccg_work_cap(*p) : 0;
     return *p != NULL;
 }
 

@@ -2,16 +2,17 @@
  * built on them.  Pasted after ccgrad_rt.h into every generated source.
  *
  * Why: glibc's 512-bit vector exp gathers from a 1024-entry table (gathers are slow on AMD
- * Zen 4) and its error reaches about 3 ulp; its vector tanh costs three times our exp.  ccg_exp reduces x = n ln2/16 + r (|r| <= ln2/32,
- * ln2 in two parts with fma), takes 2^(j/16) (hi + lo parts) from a 16-entry table held in two
- * registers (one two-source permute, no gather), evaluates e^r - 1 with the degree-7 Taylor
- * polynomial and adds n/16 to the exponent bits: about 0.55 ulp, 1.3x faster than libmvec here.
+ * Zen 4) and its error reaches about 3 ulp; its vector tanh costs three times our exp.
+ * ccg_exp reduces x = n ln2/16 + r (|r| <= ln2/32, ln2 in two parts with fma), takes 2^(j/16)
+ * (hi + lo parts) from a 16-entry table held in two registers (one two-source permute, no
+ * gather), evaluates e^r - 1 with the degree-7 Taylor polynomial and adds n/16 to the exponent
+ * bits: about 0.55 ulp, 1.3x faster than libmvec here.
  * ccg_tanh computes t = e^(2|x|) - 1 from the same pieces without cancellation (2^m hi - 1 is
  * exact), then t / (t + 2) with the sign of x: about 2.2 ulp (glibc's scalar tanh: 2.1,
  * libmvec's: 1.2) and 1.7x faster than libmvec's.
  *
- * Each scalar form (ccg_exp_1, ccg_tanh_1) performs the same operations as one vector lane, so a
- * value gets the same bits in a loop's vector body, in its remainder and in a scalar call.
+ * Each scalar form (ccg_exp_1, ccg_tanh_1) is lane 0 of the 8-lane form, so a value gets the
+ * same bits in a loop's vector body, in its remainder and in a scalar call.
  * The vector forms use gcc vector extensions and a few ia32 builtins rather than <immintrin.h>,
  * whose parsing alone would add ~120 ms to every compile.  Compiling them still costs ~15 ms at
  * -O3, so each is in only when the kernel calls it: lowering defines CCG_WANT_EXP / CCG_WANT_TANH.
@@ -52,31 +53,13 @@ static const double ccg_exp_lo[16] __attribute__((aligned(64))) = {
 #define CCG_EXP_LIMIT 708.0                  /* |x| <= this: e^x is a normal double */
 #define CCG_TANH_CLAMP 20.0                  /* tanh(20) rounds to 1, and e^40 is finite */
 
-/* e^x = 2^(n/16) (hi + lo) (1 + p): returns the integer n in the low bits of the result (the
- * table index j = n mod 16 in its low 4 bits), and hi, lo and p. */
-CCG_INLINE int64_t ccg_exp_parts_1(double x, double *hi, double *lo, double *p) {
-    double k = fma(x, CCG_EXP_INV16, CCG_EXP_SHIFT);
-    double n = k - CCG_EXP_SHIFT;
-    double r = fma(-n, CCG_EXP_LN2HI, x);
-    r = fma(-n, CCG_EXP_LN2LO, r);
-    int64_t ki;
-    memcpy(&ki, &k, 8);
-    *hi = ccg_exp_hi[ki & 15];
-    *lo = ccg_exp_lo[ki & 15];
-    double q = fma(r, 1.0 / 5040, 1.0 / 720);
-    q = fma(q, r, 1.0 / 120);
-    q = fma(q, r, 1.0 / 24);
-    q = fma(q, r, 1.0 / 6);
-    q = fma(q, r, 0.5);
-    *p = fma(q, r * r, r);
-    return ki;
-}
-
 #define CCG_V8(c) ((ccg_v8d){c, c, c, c, c, c, c, c})
 #define CCG_FMA8(a, b, c) __builtin_ia32_vfmaddpd512_mask((a), (b), (c), (unsigned char)-1, 4)
 #define CCG_FNMA8(a, b, c) __builtin_ia32_vfnmaddpd512_mask((a), (b), (c), (unsigned char)-1, 4)
-/* The same, 8 lanes at a time; the table lookup is a two-source permute (the low 4 bits of each
- * index pick one of 16 entries held in two registers). */
+/* e^x = 2^(n/16) (hi + lo) (1 + p), 8 lanes: returns the integer n in the low bits of each
+ * lane (the table index j = n mod 16 in its low 4 bits), and hi, lo and p.  The table lookup is
+ * a two-source permute: the low 4 bits of each index pick one of 16 entries held in two
+ * registers. */
 CCG_INLINE ccg_v8i ccg_exp_parts_8(ccg_v8d x, ccg_v8d *hi, ccg_v8d *lo, ccg_v8d *p) {
     ccg_v8d hi0, hi1, lo0, lo1;
     memcpy(&hi0, ccg_exp_hi, 64);
@@ -99,9 +82,11 @@ CCG_INLINE ccg_v8i ccg_exp_parts_8(ccg_v8d x, ccg_v8d *hi, ccg_v8d *lo, ccg_v8d 
     return ki;
 }
 
-/* Bind the scalar and vector-ABI names gcc calls for a `simd` function F to the definitions
- * F_1 (scalar), F_2/F_4 (2 and 4 lanes, widened to F_8) and F_8. */
+/* Given F_8, define F_1 (scalar: lane 0, so scalar and vector calls give the same bits) and
+ * F_2/F_4 (2 and 4 lanes, widened to 8), and bind the scalar and vector-ABI names gcc calls for
+ * the `simd` function F to them. */
 #define CCG_SIMD_FORMS(F)                                                                     \
+    __attribute__((used)) static double F##_1(double x) { return F##_8(CCG_V8(x))[0]; }     \
     __attribute__((used)) static ccg_v4d F##_4(ccg_v4d x) {                                   \
         ccg_v8d y = F##_8((ccg_v8d){x[0], x[1], x[2], x[3], 0, 0, 0, 0});                    \
         return (ccg_v4d){y[0], y[1], y[2], y[3]};                                             \
@@ -122,18 +107,6 @@ CCG_INLINE ccg_v8i ccg_exp_parts_8(ccg_v8d x, ccg_v8d *hi, ccg_v8d *lo, ccg_v8d 
  * CCG_SIMD_FORMS binds to the functions below. */
 __attribute__((simd("notinbranch"), const, visibility("hidden"))) extern double ccg_exp(double);
 
-__attribute__((used)) static double ccg_exp_1(double x) {
-    if (!(fabs(x) <= CCG_EXP_LIMIT)) return exp(x);
-    double hi, lo, p;
-    int64_t ki = ccg_exp_parts_1(x, &hi, &lo, &p);
-    double y = hi + fma(hi, p, lo);
-    int64_t yi;
-    memcpy(&yi, &y, 8);
-    yi += (int64_t)((uint64_t)(ki >> 4) << 52);
-    memcpy(&y, &yi, 8);
-    return y;
-}
-
 __attribute__((noinline, cold, optimize("O1"))) static ccg_v8d ccg_exp_8_edges(ccg_v8d x, ccg_v8d y) {
     for (int i = 0; i < 8; i++)
         if (!(fabs(x[i]) <= CCG_EXP_LIMIT)) y[i] = exp(x[i]);
@@ -151,6 +124,7 @@ __attribute__((used, noinline)) static ccg_v8d ccg_exp_8(ccg_v8d x) {
         y = ccg_exp_8_edges(x, y);
     return y;
 }
+
 CCG_SIMD_FORMS(ccg_exp)
 #else
 #define ccg_exp exp
@@ -164,8 +138,7 @@ CCG_SIMD_FORMS(ccg_exp)
  * rounding error of d, divided by d through the 14-bit reciprocal estimate (the correction is a
  * few units in the last place, so 14 bits are plenty): this takes the error from ~2.9 ulp to
  * ~2.2 (measured; glibc's scalar tanh ~2.1, libmvec's 8-wide tanh ~1.2), what is left being t's
- * own error.  No branch: nothing leaves the range.  The scalar form is lane 0 of the vector one,
- * so it gives the same bits. */
+ * own error.  No branch: nothing leaves the range. */
 #if defined(CCG_OWN_VMATH) && defined(CCG_WANT_TANH)
 __attribute__((simd("notinbranch"), const, visibility("hidden"))) extern double ccg_tanh(double);
 
@@ -187,9 +160,6 @@ __attribute__((used, noinline)) static ccg_v8d ccg_tanh_8(ccg_v8d x) {
     return (ccg_v8d)((ccg_v8u)y | sign);
 }
 
-__attribute__((used)) static double ccg_tanh_1(double x) {
-    return ccg_tanh_8(CCG_V8(x))[0];
-}
 CCG_SIMD_FORMS(ccg_tanh)
 #else
 #define ccg_tanh tanh

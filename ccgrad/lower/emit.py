@@ -240,7 +240,7 @@ class Emitter:
         nbytes = self.name("nb")
         self.line(f"const int64_t {nbytes} = {self._nbytes_expr(shape, ctype)};")
         self.check(f"{nbytes} >= 0", ERR_MEMORY, "array size overflows int64")
-        self.check(f"ccg_ensure(&{slot}, &{slot}_cap, {nbytes})", ERR_MEMORY,
+        self.check(f"ccg_ensure(&{slot}, {nbytes})", ERR_MEMORY,
                    "cannot allocate %lld bytes", nbytes)
         self.line(f"{ctype} *{name} = ({ctype} *){slot};")
         if zero:
@@ -253,10 +253,9 @@ class Emitter:
         slot = f"w{len(self.slots)}"
         self.slots.append(slot)
         self.declare(f"char *{slot} = NULL;")
-        self.declare(f"int64_t {slot}_cap = 0;")
         nbytes = self.name("nb")
         self.line(f"const int64_t {nbytes} = {self._nbytes_expr(shape, ctype)};")
-        self.check(f"{nbytes} >= 0 && ccg_ensure(&{slot}, &{slot}_cap, {nbytes})", ERR_MEMORY,
+        self.check(f"{nbytes} >= 0 && ccg_ensure(&{slot}, {nbytes})", ERR_MEMORY,
                    "cannot allocate %lld bytes", nbytes)
         name = self.name("b")
         self.line(f"{ctype} *{name} = ({ctype} *){slot};")
@@ -312,7 +311,6 @@ class Emitter:
         s = f"s{len(self.slots)}"
         self.slots.append(s)
         self.declare(f"char *{s} = NULL;")
-        self.declare(f"int64_t {s}_cap = 0;")
         return s
 
     @staticmethod

@@ -488,14 +488,12 @@ class _Inc:
         lo, hi, i = ctx.name("lo"), ctx.name("hi"), ctx.name("i")
         ctx.line(f"const int64_t {lo} = {length} > 0 ? {first} : 0;")
         ctx.line(f"const int64_t {hi} = {lo} + {length};")
-        with ctx.loop(i, lo):
-            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
-        with ctx.loop(i, hi, start=lo):
-            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
-            src = y.at([f"({i} - {lo})" if f is not None else "0" for f in follow])
-            ctx.line(c_update(f"{out.ptr}[{i}]", src, mode, dtype))
-        with ctx.loop(i, out.shape[0], start=hi):
-            ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
+        for start, stop, inside in (("0", lo, False), (lo, hi, True), (hi, out.shape[0], False)):
+            with ctx.loop(i, stop, start=start):
+                ctx.line(f"{out.ptr}[{i}] = {x.at([i])};")
+                if inside:
+                    src = y.at([f"({i} - {lo})" if f is not None else "0" for f in follow])
+                    ctx.line(c_update(f"{out.ptr}[{i}]", src, mode, dtype))
 
 
 class IncSubtensor(_Inc, Op):

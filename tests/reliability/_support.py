@@ -123,3 +123,24 @@ def shared_once(tmp_path_factory, name: str, compute) -> dict:
         result = compute(str(scratch))
         out.write_text(json.dumps(result))
         return result
+
+
+def audit_loads(stats: dict) -> None:
+    """In a child process: re-verify every published cache entry just before ccgrad loads it.
+    Counts loads in stats["loads"] and appends to stats["bad_loads"] each entry that was loaded
+    although it did not verify (the "no corrupt entry is ever loaded" audit)."""
+    from ccgrad import cache
+
+    orig_import = cache._import
+
+    def audited_import(key, path):
+        d = os.path.dirname(path)
+        r = cache.root()
+        if r is not None and os.path.dirname(os.path.dirname(d)) == r:  # a published entry
+            problem = cache._verify(d, key)
+            if problem is not None:
+                stats["bad_loads"].append(f"{key[:16]} loaded although {problem}")
+        stats["loads"] += 1
+        return orig_import(key, path)
+
+    cache._import = audited_import

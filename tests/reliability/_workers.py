@@ -21,26 +21,16 @@ import warnings
 def _instrument(stats: dict) -> None:
     """Count compiles done by this process and audit every module load."""
     from ccgrad import cache
+    from tests.reliability._support import audit_loads
 
-    orig_build, orig_import = cache._build_into, cache._import
+    orig_build = cache._build_into
 
     def build_into(*a, **kw):
         stats["compiles"] += 1
         return orig_build(*a, **kw)
 
-    def import_(key, path):
-        d = os.path.dirname(path)
-        r = cache.root()
-        if r is not None and os.path.dirname(os.path.dirname(d)) == r:  # a published entry
-            problem = cache._verify(d, key)
-            if problem is not None:
-                stats["bad_loads"].append(f"{key[:16]}: {problem}")
-        stats["loads"] += 1
-        return orig_import(key, path)
-
     cache._build_into = build_into
-    cache._import = import_
-
+    audit_loads(stats)
 
 def _barrier(directory: str | None, timeout: float = 300.0) -> None:
     """Say we are ready, then wait until the parent creates <directory>/go."""

@@ -140,23 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     import ccgrad  # noqa: F401
     from ccgrad import backend, cache
     from tests.reliability import family
-    from tests.reliability._support import entries
+    from tests.reliability._support import audit_loads, entries
 
     root = cache.root()
     assert root is not None
-    audit = {"loads": 0, "bad": []}
-    orig_import = cache._import
-
-    def audited_import(key, path):
-        d = os.path.dirname(path)
-        if os.path.dirname(os.path.dirname(d)) == root:
-            problem = cache._verify(d, key)
-            if problem is not None:
-                audit["bad"].append(f"{key[:16]} loaded although {problem}")
-        audit["loads"] += 1
-        return orig_import(key, path)
-
-    cache._import = audited_import
+    audit = {"loads": 0, "bad_loads": []}
+    audit_loads(audit)
     scratch = os.path.join(os.path.dirname(root), "scratch")
     os.makedirs(scratch, exist_ok=True)
 
@@ -183,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             builds_before = cache.stats(root)["builds"]
             cache.reset()
             backend._MEMO.clear()
-            bad_before = len(audit["bad"])
+            bad_before = len(audit["bad_loads"])
             fails = []
             try:
                 with warnings.catch_warnings(record=True) as caught:
@@ -198,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                 fails.append("wrong result")
             if not detected_before:
                 fails.append("not detected by the verifier")
-            if len(audit["bad"]) > bad_before:
-                fails.append("a damaged entry was loaded: " + "; ".join(audit["bad"][bad_before:]))
+            if len(audit["bad_loads"]) > bad_before:
+                fails.append("a damaged entry was loaded: " + "; ".join(audit["bad_loads"][bad_before:]))
             if len(corrupt_w) != 1:
                 fails.append(f"{len(corrupt_w)} cache warnings: {[str(w.message) for w in corrupt_w]}")
             if len(os.listdir(trash)) != trash_before + 1:
@@ -247,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         junk_ok = False
 
     print(json.dumps({"results": results, "flips": args.flips, "flips_missed": missed,
-                      "loads": audit["loads"], "bad_loads": audit["bad"], "junk_ok": junk_ok}))
+                      "loads": audit["loads"], "bad_loads": audit["bad_loads"], "junk_ok": junk_ok}))
     return 0
 
 

@@ -37,8 +37,8 @@ class CProgram:
 
 _RUNTIME: str | None = None
 # Kernels calling ccgrad's own exp / tanh (csrc/ccgrad_vmath.h) get them compiled in.
-_WANTS = (("CCG_WANT_EXP", re.compile(r"\bccg_(?:exp|sigmoid_f64|softplus_f64)\(")),
-          ("CCG_WANT_TANH", re.compile(r"\bccg_tanh\(")))
+_WANTS = (("CCG_WANT_EXP", re.compile(r"\bccg_(?:exp|exp_v8|sigmoid_f64|sigmoid_v8|softplus_f64)\(")),
+          ("CCG_WANT_TANH", re.compile(r"\bccg_tanh(?:_v8)?\(")))
 _CDEF: str | None = None
 
 

@@ -116,8 +116,9 @@ class Emitter:
             self._stack.pop()
 
     @contextlib.contextmanager
-    def loop(self, var: str, stop: str, start: str = "0", pragma: str | None = None) -> Iterator[For]:
-        f = For(var, start, stop, Block(), pragma)
+    def loop(self, var: str, stop: str, start: str = "0", pragma: str | None = None,
+             step: str = "1") -> Iterator[For]:
+        f = For(var, start, stop, Block(), pragma, step)
         self.add(f)
         self._stack.append(f.body)
         try:

@@ -30,6 +30,9 @@ class ScalarOp:
     - impl(*arrays) -> array: numpy reference (result is cast to the rule's dtype).
     - vjp(inputs, out, gz) -> one Variable/None per input.   jvp(inputs, out, tangents) -> Variable/None.
     - c(args, in_dtypes, out_dtype) -> C expression computing the value in out_dtype.
+    - c8(args) -> the same on 8 float64 lanes (`ccg_v8d` operands, csrc/ccgrad_vmath.h), bit
+      for bit, for the rows that have one; ccgrad.lower.loops uses it to inline ccgrad's
+      vector math into generated loops.
     - infix: printing symbol for binary (or n-ary) ops; prefix '-' for neg; else functional.
     """
 
@@ -48,6 +51,7 @@ class ScalarOp:
     param: object = None  # e.g. the target dtype of a cast
     props: dict = field(default_factory=dict)
     promote_from: int = 0  # inputs before this index (switch's condition) do not promote dtypes
+    c8: Callable[[list[str]], str] | None = None
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ScalarOp) and self.name == other.name and self.param == other.param
@@ -235,8 +239,13 @@ def _add_jvp(xs, out, ts):
     return _sum_terms(list(ts))
 
 
+def _lanes(sym: str) -> Callable[[list[str]], str]:
+    """c8 of an arithmetic row: the float64 expression, which GCC's vector types also take."""
+    return lambda a: "(" + f" {sym} ".join(a) + ")"
+
+
 _row(ScalarOp("add", -1, lambda *xs: _reduce(np.add, xs), "upcast", _binop("+", "|"), _add_vjp, _add_jvp,
-              infix="+", commutative=True, associative=True, identity=0))
+              infix="+", commutative=True, associative=True, identity=0, c8=_lanes("+")))
 
 
 def _reduce(f, xs):
@@ -275,12 +284,12 @@ def _mul_jvp(xs, out, ts):
 
 
 _row(ScalarOp("mul", -1, lambda *xs: _reduce(np.multiply, xs), "upcast", _binop("*", "&"), _mul_vjp,
-              _mul_jvp, infix="*", commutative=True, associative=True, identity=1))
+              _mul_jvp, infix="*", commutative=True, associative=True, identity=1, c8=_lanes("*")))
 
 _row(ScalarOp("sub", 2, np.subtract, "upcast", _binop("-"),
               lambda xs, out, gz: [_fgrad(xs[0], gz), _fgrad(xs[1], -gz)],
               lambda xs, out, ts: _sum_terms([ts[0], None if ts[1] is None else -ts[1]]),
-              infix="-", inputs="nobool"))
+              infix="-", inputs="nobool", c8=_lanes("-")))
 
 
 def _true_div_vjp(xs, out, gz):
@@ -300,7 +309,7 @@ def _true_div_c(args, in_dtypes, out):
 
 
 _row(ScalarOp("true_div", 2, lambda x, y: np.true_divide(x, y), "truediv", _true_div_c,
-              _true_div_vjp, _true_div_jvp, infix="/"))
+              _true_div_vjp, _true_div_jvp, infix="/", c8=_lanes("/")))
 
 
 def _int_div_c(args, in_dtypes, out):
@@ -392,7 +401,8 @@ def _neg_c(args, in_dtypes, out):
 
 _row(ScalarOp("neg", 1, np.negative, "upcast", _neg_c,
               lambda xs, out, gz: [_fgrad(xs[0], -gz)],
-              lambda xs, out, ts: None if ts[0] is None else -ts[0], infix="-", inputs="nobool"))
+              lambda xs, out, ts: None if ts[0] is None else -ts[0], infix="-", inputs="nobool",
+              c8=lambda a: f"(-{a[0]})"))
 
 
 def _abs_c(args, in_dtypes, out):
@@ -444,7 +454,12 @@ def _own_f64(fn: str) -> Callable[[list[str], list[str], str], str]:
     return emit
 
 
-_unary_float("exp", np.exp, lambda x, o: o, lambda x, o: o, c=_own_f64("exp"))
+def _vmath8(fn: str) -> Callable[[list[str]], str]:
+    """c8 of a row computed by ccgrad's vector math: its inlined 8-lane form ccg_<fn>_v8."""
+    return lambda a: f"ccg_{fn}_v8({a[0]})"
+
+
+_unary_float("exp", np.exp, lambda x, o: o, lambda x, o: o, c=_own_f64("exp"), c8=_vmath8("exp"))
 _unary_float("exp2", np.exp2, lambda x, o: o * math.log(2.0), lambda x, o: o * math.log(2.0))
 _unary_float("expm1", np.expm1, lambda x, o: o + 1, lambda x, o: o + 1)
 _unary_float("log", np.log, lambda x, o: 1 / x, lambda x, o: 1 / x)
@@ -464,7 +479,8 @@ _unary_float("arctan", np.arctan, lambda x, o: 1 / (1 + x * x), lambda x, o: 1 /
              c=_fmath("atan"))
 _unary_float("sinh", np.sinh, lambda x, o: _b("cosh")(x), lambda x, o: _b("cosh")(x))
 _unary_float("cosh", np.cosh, lambda x, o: _b("sinh")(x), lambda x, o: _b("sinh")(x))
-_unary_float("tanh", np.tanh, lambda x, o: 1 - o * o, lambda x, o: 1 - o * o, c=_own_f64("tanh"))
+_unary_float("tanh", np.tanh, lambda x, o: 1 - o * o, lambda x, o: 1 - o * o, c=_own_f64("tanh"),
+             c8=_vmath8("tanh"))
 _unary_float("arcsinh", np.arcsinh, lambda x, o: 1 / _b("sqrt")(x * x + 1),
              lambda x, o: 1 / _b("sqrt")(x * x + 1), c=_fmath("asinh"))
 _unary_float("arccosh", np.arccosh, lambda x, o: 1 / _b("sqrt")(x * x - 1),
@@ -484,7 +500,7 @@ def _softplus_np(x):
 
 
 _unary_float("sigmoid", _sigmoid_np, lambda x, o: o * (1 - o), lambda x, o: o * (1 - o),
-             c=_rt("sigmoid"))
+             c=_rt("sigmoid"), c8=_vmath8("sigmoid"))
 _unary_float("softplus", _softplus_np, lambda x, o: _b("sigmoid")(x), lambda x, o: _b("sigmoid")(x),
              c=_rt("softplus"))
 

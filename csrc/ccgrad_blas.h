@@ -51,6 +51,15 @@ CCG_INLINE T *ccg_pack_##SFX(const T *a, int64_t rows, int64_t cols, int64_t s0,
 /* C = A @ B with plain loops (i-k-j order: the inner loop runs along rows of B and C). */     \
 CCG_INLINE void ccg_gemm_loops_##SFX(int64_t M, int64_t N, int64_t K, const T *A, int64_t sa0, \
                                      int64_t sa1, const T *B, int64_t sb0, int64_t sb1, T *C) { \
+    if (N == 1) {                                                                             \
+        /* matrix @ vector: the same sums, accumulated in a register instead of in C */       \
+        for (int64_t i = 0; i < M; i++) {                                                     \
+            T acc = 0;                                                                        \
+            for (int64_t k = 0; k < K; k++) acc += A[i * sa0 + k * sa1] * B[k * sb0];         \
+            C[i] = acc;                                                                       \
+        }                                                                                     \
+        return;                                                                               \
+    }                                                                                         \
     for (int64_t i = 0; i < M; i++) {                                                         \
         T *restrict c = C + i * N;                                                            \
         for (int64_t j = 0; j < N; j++) c[j] = 0;                                             \

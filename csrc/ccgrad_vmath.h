@@ -26,7 +26,8 @@
     && defined(__x86_64__) && defined(__AVX512F__) && defined(__has_builtin)
 #if __has_builtin(__builtin_ia32_vfmaddpd512_mask) && __has_builtin(__builtin_ia32_vfnmaddpd512_mask) \
     && __has_builtin(__builtin_ia32_cmppd512_mask) && __has_builtin(__builtin_ia32_minpd512_mask) \
-    && __has_builtin(__builtin_ia32_rcp14pd512_mask)
+    && __has_builtin(__builtin_ia32_rcp14pd512_mask) && __has_builtin(__builtin_ia32_loadupd512_mask) \
+    && __has_builtin(__builtin_ia32_storeupd512_mask)
 #define CCG_OWN_VMATH 1
 #endif
 #endif
@@ -72,6 +73,13 @@ static const double ccg_exp_tail[16] __attribute__((aligned(64))) = {
 #define CCG_FNMA8(a, b, c) __builtin_ia32_vfnmaddpd512_mask((a), (b), (c), (unsigned char)-1, 4)
 CCG_VINLINE ccg_v8d ccg_load_v8(const double *p) { ccg_v8d v; memcpy(&v, p, sizeof v); return v; }
 CCG_VINLINE void ccg_store_v8(double *p, ccg_v8d v) { memcpy(p, &v, sizeof v); }
+/* The first k lanes (0 < k < 8) from or to p: masked, so memory past them is never touched. */
+CCG_VINLINE ccg_v8d ccg_load_part_v8(const double *p, int64_t k) {
+    return __builtin_ia32_loadupd512_mask(p, CCG_V8(0.0), (unsigned char)((1u << k) - 1));
+}
+CCG_VINLINE void ccg_store_part_v8(double *p, ccg_v8d v, int64_t k) {
+    __builtin_ia32_storeupd512_mask(p, v, (unsigned char)((1u << k) - 1));
+}
 /* |x| > 708, inf or NaN in some lane (predicate 22: not-less-equal, quiet, true for NaN) */
 CCG_VINLINE int ccg_exp_edge_8(ccg_v8d x, double limit) {
     ccg_v8d ax = (ccg_v8d)((ccg_v8u)x & 0x7fffffffffffffffULL);

@@ -174,27 +174,29 @@ def test_inlined_8_lane_loops(production_flags):  # noqa: F811
     views (which take the strided loop, calling the scalar and vector-ABI forms)."""
     x = T.dvector("x")
     s = T.dscalar("s")
+    k = T.bscalar("k")
     sig = 1 / (1 + T.exp(-x))
     outs = [T.exp(x), T.tanh(x), T.nnet.sigmoid(x), T.grad(T.sum(sig), x),
-            T.exp(x * s) - T.tanh(x) / 3.0]  # a broadcast scalar operand
-    f = ccgrad.function([x, s], outs)
+            T.exp(x * s) - T.tanh(x) / 3.0,  # a broadcast float64 operand
+            T.tanh(x) * k]  # a broadcast int8 operand, converted before the lanes
+    f = ccgrad.function([x, s, k], outs)
     src = _kernel_source(f)
-    for fn in ("ccg_exp_v8(", "ccg_tanh_v8(", "ccg_sigmoid_v8("):
+    for fn in ("ccg_exp_v8(", "ccg_tanh_v8(", "ccg_sigmoid_v8(", "ccg_load_part_v8(", "CCG_V8((double)c_"):
         assert fn in src
     data = np.random.default_rng(9).uniform(-12.0, 12.0, 67)
     data[13] = 709.5  # one lane takes exp's edge path
-    whole = f(data, 0.5)
+    whole = f(data, 0.5, 3)
     ref_sig = 1 / (1 + np.exp(-data))
     refs = [np.exp(data), np.tanh(data), ref_sig, ref_sig * (1 - ref_sig),
-            np.exp(data * 0.5) - np.tanh(data) / 3.0]
+            np.exp(data * 0.5) - np.tanh(data) / 3.0, np.tanh(data) * 3]
     for got, want in zip(whole, refs):
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-300)
     for start in range(4):
         for n in range(1, 41):
-            for part, full in zip(f(data[start:start + n], 0.5), whole):
+            for part, full in zip(f(data[start:start + n], 0.5, 3), whole):
                 np.testing.assert_array_equal(part, full[start:start + n])
     for step in (2, 3, -1):
-        for part, full in zip(f(data[::step], 0.5), whole):
+        for part, full in zip(f(data[::step], 0.5, 3), whole):
             np.testing.assert_array_equal(part, full[::step])
 
 

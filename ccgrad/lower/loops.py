@@ -102,9 +102,8 @@ def broadcast_view(v: CVal, pattern) -> CVal:
 
 
 def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
-    """One flat loop over contiguous operands: the vectorizable fast path.  With `body8`, an
-    8-lane loop does the first n - n % 8 elements where ccgrad's vector math is compiled in
-    (CCG_OWN_VMATH), and the plain loop the rest (or everything, elsewhere)."""
+    """One flat loop over contiguous operands: the vectorizable fast path.  With `body8`, the
+    8-lane loop of `_lanes8_loop` comes first."""
     ptrs = {}
     out_bases = {o.base for o in outs}
     for i in full:
@@ -122,21 +121,8 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
         ctx.line(f"{o.ctype} *{qual}{p} = {o.ptr};")
         optrs.append(p)
     start = "0"
-    if body8 is not None:
-        start = ctx.name("v")
-        ctx.line(f"int64_t {start} = 0;")
-        ctx.line("#ifdef CCG_OWN_VMATH")
-        ctx.line(f"{start} = {n} - {n} % 8;")
-        j = ctx.name("j")
-        with ctx.loop(j, start, step="8"):
-            elems = [f"CCG_V8({loads[i]})" if loads[i] is not None else f"ccg_load_v8({ptrs[i]} + {j})"
-                     for i in range(len(ins))]
-            stmts, exprs = body8(elems)
-            for s in stmts:
-                ctx.line(s)
-            for p, e in zip(optrs, exprs):
-                ctx.line(f"ccg_store_v8({p} + {j}, {e});")
-        ctx.line("#endif")
+    if body8 is not None and all(ins[i].dtype == "float64" for i in full):
+        start = _lanes8_loop(ctx, ins, loads, ptrs, optrs, n, body8)
     idx = ctx.name("i")
     if any(ins[i].base in out_bases for i in full):
         # An output written over an input (in place, or a donated buffer) is the same element at
@@ -151,6 +137,37 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
             ctx.line(s)
         for p, e in zip(optrs, exprs):
             ctx.line(f"{p}[{idx}] = {e};")
+
+
+def _lanes8_loop(ctx, ins, loads, ptrs, optrs, n, body8) -> str:
+    """Where ccgrad's vector math is compiled in (CCG_OWN_VMATH), all n elements on 8 lanes:
+    whole vectors, then the last n % 8 through masked loads and stores (one evaluation instead
+    of one scalar call per element, each costing a whole vector's).  Returns the C variable
+    holding how many elements are done: n there, 0 elsewhere, where the plain loop does all."""
+    done = ctx.name("v")
+    ctx.line(f"int64_t {done} = 0;")
+    ctx.line("#ifdef CCG_OWN_VMATH")
+    ctx.line(f"{done} = {n} - {n} % 8;")
+
+    def lanes(at: str, part: str | None) -> None:
+        elems = [f"CCG_V8((double){loads[i]})" if loads[i] is not None
+                 else (f"ccg_load_v8({ptrs[i]} + {at})" if part is None
+                       else f"ccg_load_part_v8({ptrs[i]} + {at}, {part})") for i in range(len(loads))]
+        stmts, exprs = body8(elems)
+        for s in stmts:
+            ctx.line(s)
+        for p, e in zip(optrs, exprs):
+            ctx.line(f"ccg_store_v8({p} + {at}, {e});" if part is None
+                     else f"ccg_store_part_v8({p} + {at}, {e}, {part});")
+
+    j = ctx.name("j")
+    with ctx.loop(j, done, step="8"):
+        lanes(j, None)
+    with ctx.if_(f"{done} < {n}"):
+        lanes(done, f"{n} - {done}")
+        ctx.line(f"{done} = {n};")
+    ctx.line("#endif")
+    return done
 
 
 def _strided(ctx, outs, ins, loads, body, ndim, shape_of) -> None:
@@ -199,7 +216,7 @@ def emit_elemwise_node(ctx, node, ins: list[CVal]) -> list[CVal]:
         return [], [sop.c(elems, in_dtypes, out_var.dtype)]
 
     step = (sop, tuple(("in", k) for k in range(len(ins))), out_var.dtype)
-    emit_elementwise(ctx, [out], ins, patterns, body, body8=lanes8_body(ctx, [step], in_dtypes))
+    emit_elementwise(ctx, [out], ins, patterns, body, body8=lanes8_body(ctx, [step]))
     return [out]
 
 
@@ -234,23 +251,20 @@ def fused_body(ctx, op, node, in_dtypes: list[str]):
     return body
 
 
-def lanes8_body(ctx, steps, in_dtypes: list[str]) -> BodyFn | None:
+def lanes8_body(ctx, steps) -> BodyFn | None:
     """The body of a program of `steps` (a Fused node's, or one Elemwise step) on 8 float64
     lanes, or None when it has none or gains nothing from one.
 
     gcc vectorizes the plain loop by itself, but it can reach ccgrad's exp/tanh only through a
     call per 8 elements (the vector ABI), which costs ~15% of a logistic gradient: so the
-    8-lane loop is for bodies that call that math, all in float64, every step with a c8 form.
+    8-lane loop is for bodies that call that math, every step in float64 with a c8 form.  The
+    body takes its inputs as float64 vectors (the caller converts, as the steps' C casts would:
+    a broadcast int8 constant is splat as a double).
     Each lane gets the bits the plain loop would give (the same operations; the default flags'
     -std=c99 contracts nothing into fma), so where the 8-lane loop ends makes no difference.
     In place (an output over its input) is safe: each iteration loads its 8 elements before
     storing them."""
-
-    def arg_dtype(a):
-        return in_dtypes[a[1]] if a[0] == "in" else steps[a[1]][2] if a[0] == "step" else a[1]
-
-    if any(sop.c8 is None or out != "float64" or any(arg_dtype(a) != "float64" for a in args)
-           for sop, args, out in steps):
+    if any(sop.c8 is None or out != "float64" for sop, _, out in steps):
         return None
     if not any(sop.c8(["x"] * len(args)).startswith("ccg_") for sop, args, _ in steps):
         return None
@@ -259,7 +273,7 @@ def lanes8_body(ctx, steps, in_dtypes: list[str]) -> BodyFn | None:
         stmts, vals = [], []
         for sop, args, _ in steps:
             exprs = [elems[a[1]] if a[0] == "in" else vals[a[1]] if a[0] == "step"
-                     else f"CCG_V8({dtypes.c_literal(a[2], a[1])})" for a in args]
+                     else f"CCG_V8((double){dtypes.c_literal(a[2], a[1])})" for a in args]
             t = ctx.name("t")
             stmts.append(f"const ccg_v8d {t} = {sop.c8(exprs)};")
             vals.append(t)
@@ -287,7 +301,7 @@ def emit_fused_node(ctx, node, ins: list[CVal]) -> list[CVal]:
         reuse = [(v, val) for v, val, p in zip(node.inputs, ins, patterns)
                  if all(s != 1 or o == 1 for s, o in zip(p, out_var.type.shape)) and val.scalar is None]
         out = ctx.alloc(node, 0, shape, reuse=reuse)
-        emit_elementwise(ctx, [out], ins, patterns, body, body8=lanes8_body(ctx, op.steps, in_dtypes))
+        emit_elementwise(ctx, [out], ins, patterns, body, body8=lanes8_body(ctx, op.steps))
         return [out]
     from ccgrad.lower.reductions import emit_reduction
 

@@ -31,8 +31,9 @@ class ScalarOp:
     - vjp(inputs, out, gz) -> one Variable/None per input.   jvp(inputs, out, tangents) -> Variable/None.
     - c(args, in_dtypes, out_dtype) -> C expression computing the value in out_dtype.
     - c8(args) -> the same on 8 float64 lanes (`ccg_v8d` operands, csrc/ccgrad_vmath.h), bit
-      for bit, for the rows that have one; ccgrad.lower.loops uses it to inline ccgrad's
-      vector math into generated loops.
+      for bit, for the rows that have one: rows whose float64 result is computed from their
+      inputs converted to float64 (ccgrad.lower.loops converts them and inlines ccgrad's
+      vector math into generated loops).
     - infix: printing symbol for binary (or n-ary) ops; prefix '-' for neg; else functional.
     """
 

@@ -160,13 +160,14 @@ CCG_SIMD_FORMS(ccg_exp)
 
 /* ---- tanh -----------------------------------------------------------------------------------
  * tanh|x| = t / (t + 2) with t = e^(2a) - 1, a = min(|x|, 20) (NaN stays NaN).  t is
- * s (1 + tail) e^r - 1 = (s - 1) + s (tail + e^r - 1), where s = 2^(n/16) rounded (n >= 0) and
- * s - 1 is exact, so small arguments keep their relative accuracy (tanh x ~ x).  The quotient q = t / d, d = t + 2 rounded,
- * is then corrected by its residual t - q (t + 2) = fma(-q, d, t) - q e, with e = t - (d - 2) the
- * rounding error of d, divided by d through the 14-bit reciprocal estimate (the correction is a
- * few units in the last place, so 14 bits are plenty): this takes the error from ~2.9 ulp to
- * ~2.0 (measured; glibc's scalar tanh ~2.1, libmvec's 8-wide tanh ~1.2), what is left being t's
- * own error.  No branch: nothing leaves the range. */
+ * s (1 + tail) e^r - 1 = (s - 1) + s tail + s (e^r - 1), where s = 2^(n/16) rounded (n >= 0)
+ * and s - 1 is exact, so small arguments keep their relative accuracy (tanh x ~ x).  The
+ * quotient q = t / d, d = t + 2 rounded, is then corrected by its residual
+ * t - q (t + 2) = fma(-q, d, t) - q e, with e = t - (d - 2) the rounding error of d, divided by
+ * d through the 14-bit reciprocal estimate (the correction is a few units in the last place, so
+ * 14 bits are plenty): this takes the error from ~2.9 ulp to ~2.0 (measured; glibc's scalar
+ * tanh ~2.1, libmvec's 8-wide tanh ~1.2), what is left being t's own error.  No branch:
+ * nothing leaves the range. */
 #if defined(CCG_OWN_VMATH) && defined(CCG_WANT_TANH)
 __attribute__((simd("notinbranch"), const, visibility("hidden"))) extern double ccg_tanh(double);
 

@@ -71,14 +71,17 @@ static const double ccg_exp_tail[16] __attribute__((aligned(64))) = {
 #define CCG_V8(c) ((ccg_v8d){c, c, c, c, c, c, c, c})
 #define CCG_FMA8(a, b, c) __builtin_ia32_vfmaddpd512_mask((a), (b), (c), (unsigned char)-1, 4)
 #define CCG_FNMA8(a, b, c) __builtin_ia32_vfnmaddpd512_mask((a), (b), (c), (unsigned char)-1, 4)
-CCG_VINLINE ccg_v8d ccg_load_v8(const double *p) { ccg_v8d v; memcpy(&v, p, sizeof v); return v; }
-CCG_VINLINE void ccg_store_v8(double *p, ccg_v8d v) { memcpy(p, &v, sizeof v); }
-/* The first k lanes (0 < k < 8) from or to p: masked, so memory past them is never touched. */
-CCG_VINLINE ccg_v8d ccg_load_part_v8(const double *p, int64_t k) {
-    return __builtin_ia32_loadupd512_mask(p, CCG_V8(0.0), (unsigned char)((1u << k) - 1));
+/* 8 lanes from or to p, where k > 0 elements are left: with k < 8 (a loop's last vector) only
+ * the first k, masked, so memory past them is never touched (the other lanes read as 0). */
+CCG_VINLINE ccg_v8d ccg_load_v8(const double *p, int64_t k) {
+    ccg_v8d v;
+    if (CCG_LIKELY(k >= 8)) memcpy(&v, p, sizeof v);
+    else v = __builtin_ia32_loadupd512_mask(p, CCG_V8(0.0), (unsigned char)((1u << k) - 1));
+    return v;
 }
-CCG_VINLINE void ccg_store_part_v8(double *p, ccg_v8d v, int64_t k) {
-    __builtin_ia32_storeupd512_mask(p, v, (unsigned char)((1u << k) - 1));
+CCG_VINLINE void ccg_store_v8(double *p, ccg_v8d v, int64_t k) {
+    if (CCG_LIKELY(k >= 8)) memcpy(p, &v, sizeof v);
+    else __builtin_ia32_storeupd512_mask(p, v, (unsigned char)((1u << k) - 1));
 }
 /* |x| > 708, inf or NaN in some lane (predicate 22: not-less-equal, quiet, true for NaN) */
 CCG_VINLINE int ccg_exp_edge_8(ccg_v8d x, double limit) {

@@ -122,7 +122,7 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
         optrs.append(p)
     start = "0"
     if body8 is not None and all(ins[i].dtype == "float64" for i in full):
-        start = _lanes8_loop(ctx, ins, loads, ptrs, optrs, n, body8)
+        start = _lanes8_loop(ctx, loads, ptrs, optrs, n, body8)
     idx = ctx.name("i")
     if any(ins[i].base in out_bases for i in full):
         # An output written over an input (in place, or a donated buffer) is the same element at
@@ -139,33 +139,27 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
             ctx.line(f"{p}[{idx}] = {e};")
 
 
-def _lanes8_loop(ctx, ins, loads, ptrs, optrs, n, body8) -> str:
-    """Where ccgrad's vector math is compiled in (CCG_OWN_VMATH), all n elements on 8 lanes:
-    whole vectors, then the last n % 8 through masked loads and stores (one evaluation instead
-    of one scalar call per element, each costing a whole vector's).  Returns the C variable
-    holding how many elements are done: n there, 0 elsewhere, where the plain loop does all."""
+def _lanes8_loop(ctx, loads, ptrs, optrs, n, body8) -> str:
+    """Where ccgrad's vector math is compiled in (CCG_OWN_VMATH), all n elements on 8 lanes,
+    the last n % 8 through masked loads and stores (one evaluation instead of one scalar call
+    per element, each costing a whole vector's; one body, so the inlined math is compiled
+    once).  Returns the C variable holding how many elements are done: n there, 0 elsewhere,
+    where the plain loop does all."""
     done = ctx.name("v")
     ctx.line(f"int64_t {done} = 0;")
     ctx.line("#ifdef CCG_OWN_VMATH")
-    ctx.line(f"{done} = {n} - {n} % 8;")
-
-    def lanes(at: str, part: str | None) -> None:
+    j = ctx.name("j")
+    with ctx.loop(j, n, step="8"):
+        left = ctx.name("k")
+        ctx.line(f"const int64_t {left} = {n} - {j};")
         elems = [f"CCG_V8((double){loads[i]})" if loads[i] is not None
-                 else (f"ccg_load_v8({ptrs[i]} + {at})" if part is None
-                       else f"ccg_load_part_v8({ptrs[i]} + {at}, {part})") for i in range(len(loads))]
+                 else f"ccg_load_v8({ptrs[i]} + {j}, {left})" for i in range(len(loads))]
         stmts, exprs = body8(elems)
         for s in stmts:
             ctx.line(s)
         for p, e in zip(optrs, exprs):
-            ctx.line(f"ccg_store_v8({p} + {at}, {e});" if part is None
-                     else f"ccg_store_part_v8({p} + {at}, {e}, {part});")
-
-    j = ctx.name("j")
-    with ctx.loop(j, done, step="8"):
-        lanes(j, None)
-    with ctx.if_(f"{done} < {n}"):
-        lanes(done, f"{n} - {done}")
-        ctx.line(f"{done} = {n};")
+            ctx.line(f"ccg_store_v8({p} + {j}, {e}, {left});")
+    ctx.line(f"{done} = {n};")
     ctx.line("#endif")
     return done
 

@@ -254,8 +254,9 @@ def lanes8_body(ctx, steps) -> BodyFn | None:
     8-lane loop is for bodies that call that math, every step in float64 with a c8 form.  The
     body takes its inputs as float64 vectors (the caller converts, as the steps' C casts would:
     a broadcast int8 constant is splat as a double).
-    Each lane gets the bits the plain loop would give (the same operations; the default flags'
-    -std=c99 contracts nothing into fma), so where the 8-lane loop ends makes no difference.
+    Each lane gets the bits the plain and strided loops would give (the same operations; the
+    default flags' -std=c99 contracts nothing into fma), so a value does not depend on its
+    array's layout or on where it falls among the 8 lanes.
     In place (an output over its input) is safe: each iteration loads its 8 elements before
     storing them."""
     if any(sop.c8 is None or out != "float64" for sop, _, out in steps):

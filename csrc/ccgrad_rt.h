@@ -35,7 +35,6 @@ CCG_SIMD1(log1p) CCG_SIMD1(log2) CCG_SIMD1(sinh) CCG_SIMD1(tan) CCG_SIMD1(tanh) 
 #define CCG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define CCG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-
 /* ---- memory ---------------------------------------------------------------------------------
  * Blocks from malloc (16-byte aligned), freed with free() (glibc then reuses freed blocks, as it
  * does for numpy).  Blocks of 4 MiB and more ask for transparent huge pages, as numpy does, so

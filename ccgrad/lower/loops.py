@@ -50,14 +50,8 @@ def emit_elementwise(ctx, outs: list[CVal], ins: list[CVal], patterns: list[tupl
     ndim = out0.ndim
     ins = [broadcast_view(v, p) for v, p in zip(ins, patterns)]
     if ndim == 0:
-        stmts, exprs = body([v.value() for v in ins])
-        for s in stmts:
-            ctx.line(s)
-        for o, e in zip(outs, exprs):
-            if o.scalar is not None:
-                ctx.line(f"{o.scalar} = {e};")
-            else:
-                ctx.line(f"{o.ptr}[0] = {e};")
+        _emit_body(ctx, body, [v.value() for v in ins],
+                   [o.scalar if o.scalar is not None else f"{o.ptr}[0]" for o in outs])
         return
     with ctx.block():
         # Inputs that are one value broadcast everywhere are read once, before the loop.
@@ -101,9 +95,20 @@ def broadcast_view(v: CVal, pattern) -> CVal:
                 else None, base=v.base)
 
 
+def _emit_body(ctx, body: BodyFn, elems: list[str], targets: list[str], store: str = "{} = {};") -> None:
+    """The statements of `body` on `elems`, then each output expression stored into its target
+    through `store` (a format of target and expression)."""
+    stmts, exprs = body(elems)
+    for s in stmts:
+        ctx.line(s)
+    for t, e in zip(targets, exprs):
+        ctx.line(store.format(t, e))
+
+
 def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
     """One flat loop over contiguous operands: the vectorizable fast path.  With `body8`, the
-    8-lane loop of `_lanes8_loop` comes first."""
+    8-lane loop of `_lanes8_loop` where ccgrad's vector math is compiled in, the plain loop
+    elsewhere."""
     ptrs = {}
     out_bases = {o.base for o in outs}
     for i in full:
@@ -120,9 +125,11 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
         qual = "" if aliased else "restrict "
         ctx.line(f"{o.ctype} *{qual}{p} = {o.ptr};")
         optrs.append(p)
-    start = "0"
-    if body8 is not None and all(ins[i].dtype == "float64" for i in full):
-        start = _lanes8_loop(ctx, loads, ptrs, optrs, n, body8)
+    lanes8 = body8 is not None and all(ins[i].dtype == "float64" for i in full)
+    if lanes8:
+        ctx.line("#ifdef CCG_OWN_VMATH")
+        _lanes8_loop(ctx, loads, ptrs, optrs, n, body8)
+        ctx.line("#else")
     idx = ctx.name("i")
     if any(ins[i].base in out_bases for i in full):
         # An output written over an input (in place, or a donated buffer) is the same element at
@@ -130,38 +137,24 @@ def _flat(ctx, outs, ins, loads, full, body, n, body8=None) -> None:
         # other, so iterations are independent.  Without restrict gcc cannot see that and runs
         # the loop unvectorized whenever the pointers overlap, which in place they always do.
         ctx.line("#pragma GCC ivdep")
-    with ctx.loop(idx, n, start=start):
+    with ctx.loop(idx, n):
         elems = [loads[i] if loads[i] is not None else f"{ptrs[i]}[{idx}]" for i in range(len(ins))]
-        stmts, exprs = body(elems)
-        for s in stmts:
-            ctx.line(s)
-        for p, e in zip(optrs, exprs):
-            ctx.line(f"{p}[{idx}] = {e};")
+        _emit_body(ctx, body, elems, [f"{p}[{idx}]" for p in optrs])
+    if lanes8:
+        ctx.line("#endif")
 
 
-def _lanes8_loop(ctx, loads, ptrs, optrs, n, body8) -> str:
-    """Where ccgrad's vector math is compiled in (CCG_OWN_VMATH), all n elements on 8 lanes,
-    the last n % 8 through masked loads and stores (one evaluation instead of one scalar call
-    per element, each costing a whole vector's; one body, so the inlined math is compiled
-    once).  Returns the C variable holding how many elements are done: n there, 0 elsewhere,
-    where the plain loop does all."""
-    done = ctx.name("v")
-    ctx.line(f"int64_t {done} = 0;")
-    ctx.line("#ifdef CCG_OWN_VMATH")
+def _lanes8_loop(ctx, loads, ptrs, optrs, n, body8) -> None:
+    """All n elements on 8 lanes, the last n % 8 through masked loads and stores: one
+    evaluation instead of one scalar call per element, each costing a whole vector's; one
+    body, so the inlined math is compiled once."""
     j = ctx.name("j")
     with ctx.loop(j, n, step="8"):
         left = ctx.name("k")
         ctx.line(f"const int64_t {left} = {n} - {j};")
         elems = [f"CCG_V8((double){loads[i]})" if loads[i] is not None
                  else f"ccg_load_v8({ptrs[i]} + {j}, {left})" for i in range(len(loads))]
-        stmts, exprs = body8(elems)
-        for s in stmts:
-            ctx.line(s)
-        for p, e in zip(optrs, exprs):
-            ctx.line(f"ccg_store_v8({p} + {j}, {e}, {left});")
-    ctx.line(f"{done} = {n};")
-    ctx.line("#endif")
-    return done
+        _emit_body(ctx, body8, elems, [f"{p} + {j}" for p in optrs], "ccg_store_v8({}, {}, " + left + ");")
 
 
 def _strided(ctx, outs, ins, loads, body, ndim, shape_of) -> None:
@@ -176,11 +169,7 @@ def _strided(ctx, outs, ins, loads, body, ndim, shape_of) -> None:
         cm.__enter__()
         stack.append(cm)
     elems = [loads[i] if loads[i] is not None else ins[i].at(idx) for i in range(len(ins))]
-    stmts, exprs = body(elems)
-    for s in stmts:
-        ctx.line(s)
-    for o, e in zip(outs, exprs):
-        ctx.line(f"{o.ptr}[{k}] = {e};")
+    _emit_body(ctx, body, elems, [f"{o.ptr}[{k}]" for o in outs])
     ctx.line(f"{k}++;")
     for cm in reversed(stack):
         cm.__exit__(None, None, None)
@@ -218,31 +207,32 @@ def c_zero(dtype: str) -> str:
     return dtypes.c_literal(0, dtype)
 
 
-def fused_body(ctx, op, node, in_dtypes: list[str]):
-    """A body builder evaluating a Fused program on one element: one C temporary per step, so
-    values used twice (e.g. a sigmoid) are computed once."""
-    from ccgrad import dtypes as _dt
+def _program(ctx, steps, elems: list[str], ctype, literal, step_c) -> tuple[list[str], list[str]]:
+    """Statements evaluating a program of `steps` (a Fused node's, or one Elemwise step) on
+    `elems`: one `const` temporary per step, so values used twice (e.g. a sigmoid) are computed
+    once.  ctype(dtype) types the temporaries, literal(dtype, value) writes a constant and
+    step_c(sop, exprs, args, out_dtype) a step's expression."""
+    stmts, vals = [], []
+    for sop, args, out_dt in steps:
+        exprs = [elems[a[1]] if a[0] == "in" else vals[a[1]] if a[0] == "step" else literal(a[1], a[2])
+                 for a in args]
+        t = ctx.name("t")
+        stmts.append(f"const {ctype(out_dt)} {t} = {step_c(sop, exprs, args, out_dt)};")
+        vals.append(t)
+    return stmts, [vals[-1]]
 
-    def body(elems: list[str]):
-        stmts, vals = [], []
-        for sop, args, out_dt in op.steps:
-            exprs, dts = [], []
-            for a in args:
-                if a[0] == "in":
-                    exprs.append(elems[a[1]])
-                    dts.append(in_dtypes[a[1]])
-                elif a[0] == "step":
-                    exprs.append(vals[a[1]])
-                    dts.append(op.steps[a[1]][2])
-                else:
-                    exprs.append(_dt.c_literal(a[2], a[1]))
-                    dts.append(a[1])
-            t = ctx.name("t")
-            stmts.append(f"const {_dt.c_type(out_dt)} {t} = {sop.c(exprs, dts, out_dt)};")
-            vals.append(t)
-        return stmts, [vals[-1]]
 
-    return body
+def fused_body(ctx, op, node, in_dtypes: list[str]) -> BodyFn:
+    """A body builder evaluating a Fused program on one element."""
+
+    def arg_dtype(a) -> str:
+        return in_dtypes[a[1]] if a[0] == "in" else op.steps[a[1]][2] if a[0] == "step" else a[1]
+
+    def step_c(sop, exprs, args, out_dt):
+        return sop.c(exprs, [arg_dtype(a) for a in args], out_dt)
+
+    return lambda elems: _program(ctx, op.steps, elems, dtypes.c_type,
+                                  lambda dt, v: dtypes.c_literal(v, dt), step_c)
 
 
 def lanes8_body(ctx, steps) -> BodyFn | None:
@@ -263,18 +253,9 @@ def lanes8_body(ctx, steps) -> BodyFn | None:
         return None
     if not any(sop.c8(["x"] * len(args)).startswith("ccg_") for sop, args, _ in steps):
         return None
-
-    def body(elems: list[str]):
-        stmts, vals = [], []
-        for sop, args, _ in steps:
-            exprs = [elems[a[1]] if a[0] == "in" else vals[a[1]] if a[0] == "step"
-                     else f"CCG_V8((double){dtypes.c_literal(a[2], a[1])})" for a in args]
-            t = ctx.name("t")
-            stmts.append(f"const ccg_v8d {t} = {sop.c8(exprs)};")
-            vals.append(t)
-        return stmts, [vals[-1]]
-
-    return body
+    return lambda elems: _program(ctx, steps, elems, lambda dt: "ccg_v8d",
+                                  lambda dt, v: f"CCG_V8((double){dtypes.c_literal(v, dt)})",
+                                  lambda sop, exprs, args, out_dt: sop.c8(exprs))
 
 
 def emit_fused_node(ctx, node, ins: list[CVal]) -> list[CVal]:

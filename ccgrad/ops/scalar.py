@@ -240,13 +240,15 @@ def _add_jvp(xs, out, ts):
     return _sum_terms(list(ts))
 
 
-def _lanes(sym: str) -> Callable[[list[str]], str]:
-    """c8 of an arithmetic row: the float64 expression, which GCC's vector types also take."""
-    return lambda a: "(" + f" {sym} ".join(a) + ")"
+def _lanes(c: Callable[[list[str], list[str], str], str]) -> Callable[[list[str]], str]:
+    """c8 of a row whose float64 C expression is plain arithmetic: that expression, which GCC's
+    vector types also take."""
+    return lambda a: c(a, ["float64"] * len(a), "float64")
 
 
-_row(ScalarOp("add", -1, lambda *xs: _reduce(np.add, xs), "upcast", _binop("+", "|"), _add_vjp, _add_jvp,
-              infix="+", commutative=True, associative=True, identity=0, c8=_lanes("+")))
+_add_c = _binop("+", "|")
+_row(ScalarOp("add", -1, lambda *xs: _reduce(np.add, xs), "upcast", _add_c, _add_vjp, _add_jvp,
+              infix="+", commutative=True, associative=True, identity=0, c8=_lanes(_add_c)))
 
 
 def _reduce(f, xs):
@@ -284,13 +286,15 @@ def _mul_jvp(xs, out, ts):
     return _sum_terms(terms)
 
 
-_row(ScalarOp("mul", -1, lambda *xs: _reduce(np.multiply, xs), "upcast", _binop("*", "&"), _mul_vjp,
-              _mul_jvp, infix="*", commutative=True, associative=True, identity=1, c8=_lanes("*")))
+_mul_c = _binop("*", "&")
+_row(ScalarOp("mul", -1, lambda *xs: _reduce(np.multiply, xs), "upcast", _mul_c, _mul_vjp,
+              _mul_jvp, infix="*", commutative=True, associative=True, identity=1, c8=_lanes(_mul_c)))
 
-_row(ScalarOp("sub", 2, np.subtract, "upcast", _binop("-"),
+_sub_c = _binop("-")
+_row(ScalarOp("sub", 2, np.subtract, "upcast", _sub_c,
               lambda xs, out, gz: [_fgrad(xs[0], gz), _fgrad(xs[1], -gz)],
               lambda xs, out, ts: _sum_terms([ts[0], None if ts[1] is None else -ts[1]]),
-              infix="-", inputs="nobool", c8=_lanes("-")))
+              infix="-", inputs="nobool", c8=_lanes(_sub_c)))
 
 
 def _true_div_vjp(xs, out, gz):
@@ -310,7 +314,7 @@ def _true_div_c(args, in_dtypes, out):
 
 
 _row(ScalarOp("true_div", 2, lambda x, y: np.true_divide(x, y), "truediv", _true_div_c,
-              _true_div_vjp, _true_div_jvp, infix="/", c8=_lanes("/")))
+              _true_div_vjp, _true_div_jvp, infix="/", c8=_lanes(_true_div_c)))
 
 
 def _int_div_c(args, in_dtypes, out):
@@ -403,7 +407,7 @@ def _neg_c(args, in_dtypes, out):
 _row(ScalarOp("neg", 1, np.negative, "upcast", _neg_c,
               lambda xs, out, gz: [_fgrad(xs[0], -gz)],
               lambda xs, out, ts: None if ts[0] is None else -ts[0], infix="-", inputs="nobool",
-              c8=lambda a: f"(-{a[0]})"))
+              c8=_lanes(_neg_c)))
 
 
 def _abs_c(args, in_dtypes, out):

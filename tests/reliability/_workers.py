@@ -32,6 +32,7 @@ def _instrument(stats: dict) -> None:
     cache._build_into = build_into
     audit_loads(stats)
 
+
 def _barrier(directory: str | None, timeout: float = 300.0) -> None:
     """Say we are ready, then wait until the parent creates <directory>/go."""
     if not directory:
